@@ -93,9 +93,10 @@ type Options struct {
 // Store is a backends.Store in one bbolt file. It is safe for concurrent use
 // by many goroutines. The zero value is not usable; call Open.
 type Store struct {
-	db     *bolt.DB
-	path   string
-	closed atomic.Bool
+	db      *bolt.DB
+	path    string
+	closed  atomic.Bool
+	commits atomic.Int64 // bbolt write transactions committed, for tests
 
 	mu      sync.Mutex // guards queue, leading and the queued and promoted flags of calls
 	queue   []*call
@@ -405,6 +406,8 @@ func (s *Store) lead(self *call) error {
 		btx = nil
 		if err != nil {
 			err = fmt.Errorf("boltstore: commit: %w", s.translate(err))
+		} else {
+			s.commits.Add(1)
 		}
 		for _, c := range ran {
 			finish(c, err)
