@@ -1,0 +1,97 @@
+package ipam
+
+import (
+	"fmt"
+	"net/netip"
+
+	"github.com/metalkit/metalkit/backends"
+)
+
+func hasChildren(sp span, r *record) error {
+	if !r.usedChildren.isZero() {
+		return fmt.Errorf("ipam: prefix %s has child prefixes and so gives no IPs: %w", sp.p, ErrInUse)
+	}
+	return nil
+}
+
+// AcquireIP takes the lowest free address of prefix p; released addresses
+// are reused lowest first. It fails with ErrNotFound for an unregistered
+// prefix, with ErrInUse if p has child prefixes, and with ErrExhausted when
+// no address is free. Cost: one Get, one seek and at most three writes,
+// independent of the number of addresses taken.
+func AcquireIP(tx backends.Tx, p netip.Prefix) (netip.Addr, error) {
+	sp, r, err := loadRecord(tx, p)
+	if err != nil {
+		return netip.Addr{}, err
+	}
+	if err := hasChildren(sp, &r); err != nil {
+		return netip.Addr{}, err
+	}
+	u, ok, err := sp.ips(tx).takeFirst()
+	if err != nil {
+		return netip.Addr{}, err
+	}
+	if !ok {
+		return netip.Addr{}, fmt.Errorf("ipam: prefix %s: no free address: %w", p, ErrExhausted)
+	}
+	r.usedIPs = r.usedIPs.inc()
+	return sp.addr(u), saveRecord(tx, sp, &r)
+}
+
+// AcquireSpecificIP takes the address a of prefix p. It fails with
+// ErrInvalidArgument if a is not in p, with ErrAlreadyAllocated if a is
+// taken, with ErrAlreadyAllocated and ErrReserved if a is reserved, and
+// with ErrInUse if p has child prefixes. Cost: one Get, one seek and at
+// most three writes.
+func AcquireSpecificIP(tx backends.Tx, p netip.Prefix, a netip.Addr) error {
+	sp, r, err := loadRecord(tx, p)
+	if err != nil {
+		return err
+	}
+	if err := checkAddr(sp, a); err != nil {
+		return err
+	}
+	u := addrToU(a)
+	if sp.isReserved(u) {
+		return fmt.Errorf("ipam: prefix %s: address %s is reserved: %w: %w", p, a, ErrAlreadyAllocated, ErrReserved)
+	}
+	if err := hasChildren(sp, &r); err != nil {
+		return err
+	}
+	ok, err := sp.ips(tx).take(u)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return fmt.Errorf("ipam: prefix %s: address %s is taken: %w", p, a, ErrAlreadyAllocated)
+	}
+	r.usedIPs = r.usedIPs.inc()
+	return saveRecord(tx, sp, &r)
+}
+
+// ReleaseIP returns the address a to prefix p. It fails with ErrReserved
+// for a reserved address, with ErrNotFound if a is not taken, and with
+// ErrInvalidArgument if a is not in p. Cost: one Get, two seeks and at most
+// three writes.
+func ReleaseIP(tx backends.Tx, p netip.Prefix, a netip.Addr) error {
+	sp, r, err := loadRecord(tx, p)
+	if err != nil {
+		return err
+	}
+	if err := checkAddr(sp, a); err != nil {
+		return err
+	}
+	u := addrToU(a)
+	if sp.isReserved(u) {
+		return fmt.Errorf("ipam: prefix %s: address %s is reserved and cannot be released: %w", p, a, ErrReserved)
+	}
+	ok, err := sp.ips(tx).release(u)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return fmt.Errorf("ipam: prefix %s: address %s is not allocated: %w", p, a, ErrNotFound)
+	}
+	r.usedIPs = r.usedIPs.dec()
+	return saveRecord(tx, sp, &r)
+}

@@ -1,0 +1,146 @@
+package ipam
+
+import (
+	"fmt"
+	"math/big"
+	"net/netip"
+
+	"github.com/metalkit/metalkit/backends"
+)
+
+// Usage is the exact usage of one prefix, read from its counters (never
+// recomputed by scanning). All counts are exact; big.Int because an IPv6
+// prefix holds up to 2^128 addresses. The values are fresh copies that the
+// caller may modify.
+type Usage struct {
+	// Prefix is the prefix described.
+	Prefix netip.Prefix
+	// Capacity is the number of addresses, 2^(W-L).
+	Capacity *big.Int
+	// UsedIPs counts the addresses taken from the prefix itself,
+	// reserved ones included (addresses of its children are not counted).
+	UsedIPs *big.Int
+	// FreeIPs is Capacity - UsedIPs.
+	FreeIPs *big.Int
+	// UsedChildren counts the child prefixes taken.
+	UsedChildren *big.Int
+	// SmallestChildBits is the smallest child size: 30 for IPv4, 126 for
+	// IPv6.
+	SmallestChildBits int
+	// FreeSmallestChildren is the number of free blocks of the smallest
+	// child size in the space not taken by children (allocated IPs are not
+	// subtracted): FreeBlocks(SmallestChildBits).
+	FreeSmallestChildren *big.Int
+
+	free [129]uint64
+}
+
+// FreeBlocks returns, exactly, how many blocks of length bits fit in the
+// space of the prefix not taken by children. It is 0 for bits shorter than
+// the prefix; bits beyond the family's width count as the width.
+func (u Usage) FreeBlocks(bits int) *big.Int {
+	w := 128
+	if u.Prefix.Addr().Is4() {
+		w = 32
+	}
+	bits = min(bits, w)
+	sum := new(big.Int)
+	var t big.Int
+	for l := 0; l <= bits; l++ {
+		if u.free[l] != 0 {
+			t.SetUint64(u.free[l])
+			sum.Add(sum, t.Lsh(&t, uint(bits-l)))
+		}
+	}
+	return sum
+}
+
+func usageOf(sp span, r *record) Usage {
+	capacity := new(big.Int).Lsh(big.NewInt(1), uint(sp.w-sp.bits))
+	used := r.usedIPs.big()
+	u := Usage{
+		Prefix:       sp.p,
+		Capacity:     capacity,
+		UsedIPs:      used,
+		FreeIPs:      new(big.Int).Sub(capacity, used),
+		UsedChildren: r.usedChildren.big(),
+		free:         r.free,
+	}
+	u.SmallestChildBits = 30
+	if !sp.v4 {
+		u.SmallestChildBits = 126
+	}
+	u.FreeSmallestChildren = u.FreeBlocks(u.SmallestChildBits)
+	return u
+}
+
+// GetUsage returns the usage of the registered prefix p. Cost: one Get.
+func GetUsage(tx backends.Tx, p netip.Prefix) (Usage, error) {
+	sp, r, err := loadRecord(tx, p)
+	if err != nil {
+		return Usage{}, err
+	}
+	return usageOf(sp, &r), nil
+}
+
+// FreeBlocks returns, exactly, how many blocks of length bits are free for
+// children in prefix p (see Usage.FreeBlocks). It fails with
+// ErrInvalidArgument for bits outside 0..32 (IPv4) or 0..128 (IPv6). Cost:
+// one Get.
+func FreeBlocks(tx backends.Tx, p netip.Prefix, bits int) (*big.Int, error) {
+	sp, r, err := loadRecord(tx, p)
+	if err != nil {
+		return nil, err
+	}
+	if bits < 0 || bits > sp.w {
+		return nil, fmt.Errorf("ipam: prefix %s: block length /%d out of range 0..%d: %w", p, bits, sp.w, ErrInvalidArgument)
+	}
+	return usageOf(sp, &r).FreeBlocks(bits), nil
+}
+
+// ConsumptionCap is the largest figure the compatible consumption reports:
+// 2^31 - 1. Every value at or above it reports the cap.
+const ConsumptionCap = 1<<31 - 1
+
+// Consumption holds metal-api's consumption figures for one address family
+// of a network.
+type Consumption struct {
+	// AvailableIPs is the capacity (not the free count).
+	AvailableIPs uint64 `json:"available_ips"`
+	// UsedIPs counts the addresses taken, reserved ones included.
+	UsedIPs uint64 `json:"used_ips"`
+	// AvailablePrefixes counts the free blocks of the smallest child size
+	// (/30, /126) in the space not taken by children.
+	AvailablePrefixes uint64 `json:"available_prefixes"`
+	// UsedPrefixes counts the child prefixes taken.
+	UsedPrefixes uint64 `json:"used_prefixes"`
+}
+
+// Compatible returns the metal-api-compatible figures of u alone.
+func (u Usage) Compatible() Consumption { return SumCompatible(u) }
+
+// SumCompatible sums the exact figures of the given usages (the prefixes of
+// one family of a network) and then caps each sum at ConsumptionCap, so no
+// figure overflows, wraps or reports 2^31.
+func SumCompatible(us ...Usage) Consumption {
+	var capacity, used, avail, children big.Int
+	for _, u := range us {
+		capacity.Add(&capacity, u.Capacity)
+		used.Add(&used, u.UsedIPs)
+		avail.Add(&avail, u.FreeSmallestChildren)
+		children.Add(&children, u.UsedChildren)
+	}
+	return Consumption{
+		AvailableIPs:      capped(&capacity),
+		UsedIPs:           capped(&used),
+		AvailablePrefixes: capped(&avail),
+		UsedPrefixes:      capped(&children),
+	}
+}
+
+func capped(n *big.Int) uint64 {
+	if n.Cmp(big.NewInt(ConsumptionCap)) >= 0 {
+		return ConsumptionCap
+	}
+	return n.Uint64()
+}
