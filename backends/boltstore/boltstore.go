@@ -566,7 +566,12 @@ func (t *tx) Descend(bucket string, from []byte, fn func(key, value []byte) (boo
 // keys run out, fn returns false or an error.
 func visit(step func() ([]byte, []byte), k, v []byte, fn func(key, value []byte) (bool, error)) error {
 	for ; k != nil; k, v = step() {
-		more, err := fn(bytes.Clone(k), append(make([]byte, 0, len(v)), v...))
+		// One allocation holds both copies; the full slice expression keeps
+		// an append to the key from overwriting the value.
+		buf := make([]byte, len(k)+len(v))
+		copy(buf, k)
+		copy(buf[len(k):], v)
+		more, err := fn(buf[:len(k):len(k)], buf[len(k):])
 		if err != nil {
 			return err
 		}
