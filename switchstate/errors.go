@@ -1,0 +1,47 @@
+package switchstate
+
+import "errors"
+
+// Sentinel errors. Errors returned by this package wrap one of them (or a
+// backends error) and name the offending field and value; callers test with
+// errors.Is.
+var (
+	// ErrNotFound is returned when a switch, or a port named in a request,
+	// does not exist.
+	ErrNotFound = errors.New("switchstate: not found")
+
+	// ErrConflict is returned when a request contradicts the stored state:
+	// deleting a switch with connections, renaming or dropping a connected
+	// port, moving a connected switch, a machine stored on a switch that no
+	// longer sees it, a port connected to two machines.
+	ErrConflict = errors.New("switchstate: conflict")
+
+	// ErrInvalidArgument is returned for malformed input: a missing id or
+	// os, an unknown vendor, mode or port state, duplicate ports, port names
+	// that cannot be translated, wiring that does not connect a machine to
+	// exactly two mirrored switches in one rack, malformed FRR output.
+	ErrInvalidArgument = errors.New("switchstate: invalid argument")
+
+	// ErrStale is returned by ReadFRRFile when the file is older than the
+	// allowed age.
+	ErrStale = errors.New("switchstate: stale data")
+)
+
+// errUnchanged rolls back a service transaction that found nothing to
+// change, so that no audit event is written for it; the service reports
+// success.
+var errUnchanged = errors.New("switchstate: unchanged")
+
+func isNotFound(err error) bool { return err != nil && errors.Is(err, ErrNotFound) }
+
+// joinErrs returns nil for no errors, the error itself for one, and
+// errors.Join otherwise.
+func joinErrs(errs []error) error {
+	switch len(errs) {
+	case 0:
+		return nil
+	case 1:
+		return errs[0]
+	}
+	return errors.Join(errs...)
+}
