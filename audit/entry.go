@@ -1,0 +1,203 @@
+package audit
+
+import (
+	"bytes"
+	"crypto/rand"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"time"
+)
+
+// Type says what produced an entry.
+type Type string
+
+// The entry types.
+const (
+	// TypeHTTP entries are written by Middleware.
+	TypeHTTP Type = "http"
+	// TypeGRPC entries are written by the embedder for gRPC calls.
+	TypeGRPC Type = "grpc"
+	// TypeEvent entries record the library's own committed changes.
+	TypeEvent Type = "event"
+)
+
+// Valid reports whether t is one of the entry types.
+func (t Type) Valid() bool {
+	return t == TypeHTTP || t == TypeGRPC || t == TypeEvent
+}
+
+// Phase says where in a call or stream an entry was written.
+type Phase string
+
+// The phases, in their order (see Phase.Order).
+const (
+	// PhaseOpened starts a stream.
+	PhaseOpened Phase = "opened"
+	// PhaseRequest is written before a call is handled.
+	PhaseRequest Phase = "request"
+	// PhaseSingle stands alone, e.g. a library event.
+	PhaseSingle Phase = "single"
+	// PhaseResponse is written after a call was handled.
+	PhaseResponse Phase = "response"
+	// PhaseError records a failure, e.g. a handler panic.
+	PhaseError Phase = "error"
+	// PhaseClosed ends a stream.
+	PhaseClosed Phase = "closed"
+)
+
+// Order returns the phase's order, 1 (opened) to 6 (closed), or 0 for a
+// string that is no phase. Among entries with equal timestamps, search
+// returns the higher order first.
+func (p Phase) Order() int {
+	switch p {
+	case PhaseOpened:
+		return 1
+	case PhaseRequest:
+		return 2
+	case PhaseSingle:
+		return 3
+	case PhaseResponse:
+		return 4
+	case PhaseError:
+		return 5
+	case PhaseClosed:
+		return 6
+	}
+	return 0
+}
+
+// Valid reports whether p is one of the phases.
+func (p Phase) Valid() bool { return p.Order() != 0 }
+
+// Entry is one record of the trail. The JSON names are metal-api's.
+type Entry struct {
+	// ID is a time-ordered unique id in UUID text form; Write fills an
+	// empty one from Options.IDs.
+	ID string `json:"id"`
+	// Component is the writing program; Write fills an empty one from
+	// Options.Component.
+	Component string `json:"component"`
+	// RequestID is shared by all entries of one request.
+	RequestID string `json:"rqid"`
+	// Type is http, grpc or event.
+	Type Type `json:"type"`
+	// Timestamp is stored in UTC with nanoseconds; Write fills a zero one
+	// from Options.Clock.
+	Timestamp time.Time `json:"timestamp"`
+	// User, Tenant and Project identify the caller.
+	User    string `json:"user"`
+	Tenant  string `json:"tenant"`
+	Project string `json:"project"`
+	// Detail is the HTTP method, "unary" or "stream" for grpc, or the
+	// operation of an event.
+	Detail string `json:"detail"`
+	// Phase is where in the call the entry was written.
+	Phase Phase `json:"phase"`
+	// Path is the URL path without query, the full gRPC method, or the
+	// entity of an event ("machine/<id>").
+	Path string `json:"path"`
+	// ForwardedFor is the X-Forwarded-For header.
+	ForwardedFor string `json:"forwarded_for"`
+	// RemoteAddr is the peer's ip:port.
+	RemoteAddr string `json:"remote_addr"`
+	// Body is a JSON value: the decoded body when it was JSON, else its
+	// text as a JSON string. Empty means no body.
+	Body json.RawMessage `json:"body,omitempty"`
+	// Truncated says the body was cut at the middleware's cap.
+	Truncated bool `json:"truncated,omitempty"`
+	// StatusCode is the HTTP status or gRPC code; 0 means none.
+	StatusCode int `json:"status_code,omitempty"`
+	// Error is the text of a failure.
+	Error string `json:"error"`
+	// Seq, PrevHash and Hash are set by a trail with Options.Chain and
+	// cleared by one without.
+	Seq      uint64 `json:"seq,omitempty"`
+	PrevHash string `json:"prev_hash,omitempty"`
+	Hash     string `json:"hash,omitempty"`
+}
+
+// maxRequestID is the longest request id Write accepts, in bytes.
+const maxRequestID = 1024
+
+// latest is the last instant whose nanoseconds since 1970 fit the key.
+var latest = time.Unix(0, math.MaxInt64).UTC()
+
+// validate checks e after defaults were filled and returns its parsed id.
+// Its body is compacted in place.
+func (e *Entry) validate() ([16]byte, error) {
+	var id [16]byte
+	var errs []error
+	if !e.Type.Valid() {
+		errs = append(errs, fmt.Errorf("%w: type %q is not http, grpc or event", ErrInvalidArgument, e.Type))
+	}
+	if !e.Phase.Valid() {
+		errs = append(errs, fmt.Errorf("%w: phase %q is not opened, request, single, response, error or closed", ErrInvalidArgument, e.Phase))
+	}
+	if e.Timestamp.Before(time.Unix(0, 0)) || e.Timestamp.After(latest) {
+		errs = append(errs, fmt.Errorf("%w: timestamp %s is before 1970 or after %s", ErrInvalidArgument, e.Timestamp.Format(time.RFC3339Nano), latest.Format(time.RFC3339)))
+	}
+	if len(e.RequestID) > maxRequestID {
+		errs = append(errs, fmt.Errorf("%w: rqid of %d bytes is longer than %d", ErrInvalidArgument, len(e.RequestID), maxRequestID))
+	}
+	id, err := parseID(e.ID)
+	if err != nil {
+		errs = append(errs, fmt.Errorf("%w: id %q: %v", ErrInvalidArgument, e.ID, err))
+	}
+	if len(e.Body) > 0 {
+		var b bytes.Buffer
+		if err := json.Compact(&b, e.Body); err != nil {
+			errs = append(errs, fmt.Errorf("%w: body %.64q is not JSON: %v", ErrInvalidArgument, e.Body, err))
+		} else {
+			e.Body = b.Bytes()
+		}
+	}
+	if len(errs) > 0 {
+		return id, errors.Join(errs...)
+	}
+	return id, nil
+}
+
+// newV7 returns a UUIDv7 text: 48 bits of Unix milliseconds of now, the
+// version and variant bits, and 74 random bits.
+func newV7(now time.Time) string {
+	var u [16]byte
+	_, _ = rand.Read(u[:]) // crypto/rand.Read never fails
+	var ms [8]byte
+	binary.BigEndian.PutUint64(ms[:], uint64(now.UnixMilli()))
+	copy(u[:6], ms[2:])
+	u[6] = 0x70 | u[6]&0x0f
+	u[8] = 0x80 | u[8]&0x3f
+	return formatID(u)
+}
+
+// formatID writes u in the canonical 8-4-4-4-12 UUID text form.
+func formatID(u [16]byte) string {
+	var b [36]byte
+	hex.Encode(b[0:8], u[0:4])
+	b[8] = '-'
+	hex.Encode(b[9:13], u[4:6])
+	b[13] = '-'
+	hex.Encode(b[14:18], u[6:8])
+	b[18] = '-'
+	hex.Encode(b[19:23], u[8:10])
+	b[23] = '-'
+	hex.Encode(b[24:], u[10:])
+	return string(b[:])
+}
+
+// parseID parses the canonical UUID text form.
+func parseID(s string) ([16]byte, error) {
+	var u [16]byte
+	if len(s) != 36 || s[8] != '-' || s[13] != '-' || s[18] != '-' || s[23] != '-' {
+		return u, fmt.Errorf("not a UUID in 8-4-4-4-12 form")
+	}
+	src := s[0:8] + s[9:13] + s[14:18] + s[19:23] + s[24:]
+	if _, err := hex.Decode(u[:], []byte(src)); err != nil {
+		return u, fmt.Errorf("not a UUID: %v", err)
+	}
+	return u, nil
+}
