@@ -1,0 +1,21 @@
+// Package network manages dual-stack networks, child-network allocation,
+// IPs and per-family consumption in the style of metal-api, on top of the
+// ipam engine.
+//
+// Every operation is written once as a function of a backends.Tx (CreateTx,
+// AllocateChildTx, AllocateIPTx, ...) so that other packages can call it
+// inside their own transactions; Service runs each in one Store.Update or
+// Store.View and records an audit event for every committed change when it
+// has a trail. A failing operation changes nothing: every check runs before
+// or inside the one transaction, which rolls back on error, so no VRF, child
+// block or address is ever left behind.
+//
+// Departures from metal-api, each a fix of a known defect: address family
+// names parse case-insensitively; a super network needs a default child
+// length for each of its families and none for another; shared VRFs are
+// counted; update validates the new values together; child families are
+// allocated IPv4 first, then IPv6; freeing a child that holds any IP fails;
+// deleting a child releases its blocks; unknown IP types are rejected;
+// consumption figures are capped at 2^31-1 instead of overflowing, with the
+// exact figures reported beside them.
+package network

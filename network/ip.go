@@ -1,0 +1,258 @@
+package network
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/netip"
+	"slices"
+	"strings"
+
+	"github.com/metalkit/metalkit/backends"
+)
+
+func parseAddr(s string) (netip.Addr, error) {
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Addr{}, fmt.Errorf("%w: ipaddress %q: %v", ErrInvalidArgument, s, err)
+	}
+	if a.Zone() != "" || a.Is4In6() {
+		return netip.Addr{}, fmt.Errorf("%w: ipaddress %q: zones and IPv4-mapped IPv6 addresses are not allowed", ErrInvalidArgument, s)
+	}
+	return a, nil
+}
+
+func getIP(tx backends.Tx, a netip.Addr) (*IP, error) {
+	b, err := tx.Get(bucketIPs, ipKey(a))
+	if errors.Is(err, backends.ErrNotFound) {
+		return nil, fmt.Errorf("%w: ip %s", ErrNotFound, a)
+	}
+	if err != nil {
+		return nil, err
+	}
+	ip := &IP{}
+	if err := json.Unmarshal(b, ip); err != nil {
+		return nil, fmt.Errorf("network: decode ip %s: %w", a, err)
+	}
+	return ip, nil
+}
+
+func checkIPType(t IPType) (IPType, error) {
+	switch t {
+	case "":
+		return IPTypeEphemeral, nil
+	case IPTypeEphemeral, IPTypeStatic:
+		return t, nil
+	}
+	return "", fmt.Errorf("%w: type %q: must be %s or %s", ErrInvalidArgument, t, IPTypeEphemeral, IPTypeStatic)
+}
+
+// ipFamily picks the family of an allocation: the explicit one; else the
+// network's only family; else IPv4.
+func ipFamily(n *Network, explicit AddressFamily) (AddressFamily, error) {
+	if explicit != "" {
+		f, err := ParseAddressFamily(string(explicit))
+		if err != nil {
+			return "", err
+		}
+		if !n.HasFamily(f) {
+			return "", fmt.Errorf("%w: addressfamily %s: network %q has no %s prefix", ErrInvalidArgument, f, n.ID, f)
+		}
+		return f, nil
+	}
+	if fams := n.Families(); len(fams) == 1 {
+		return fams[0], nil
+	}
+	return IPv4, nil
+}
+
+// checkOwnership: an unshared child gives IPs only to its own project;
+// shared children and networks without a parent give IPs to any project.
+func checkOwnership(n *Network, project string) error {
+	if n.ParentNetworkID != "" && !n.Shared && n.ProjectID != project {
+		return fmt.Errorf("%w: network %q belongs to project %q and is not shared; project %q cannot take IPs from it", ErrForbidden, n.ID, n.ProjectID, project)
+	}
+	return nil
+}
+
+// AllocateIPTx allocates an IP of a network: a specific address, or the
+// lowest free address of the first prefix of the chosen family that has
+// one. It returns an error wrapping ipam.ErrExhausted when every prefix of
+// that family is full.
+func AllocateIPTx(tx backends.Tx, env Env, req AllocateIPRequest) (*IP, error) {
+	var errs []error
+	if req.NetworkID == "" {
+		errs = append(errs, fmt.Errorf("%w: networkid is required", ErrInvalidArgument))
+	}
+	if req.ProjectID == "" {
+		errs = append(errs, fmt.Errorf("%w: projectid is required", ErrInvalidArgument))
+	}
+	typ, err := checkIPType(req.Type)
+	if err != nil {
+		errs = append(errs, err)
+	}
+	if req.Address.IsValid() && req.AddressFamily != "" {
+		errs = append(errs, fmt.Errorf("%w: ipaddress %s and addressfamily %s: give one or the other", ErrInvalidArgument, req.Address, req.AddressFamily))
+	}
+	if req.Address.IsValid() && (req.Address.Zone() != "" || req.Address.Is4In6()) {
+		errs = append(errs, fmt.Errorf("%w: ipaddress %s: zones and IPv4-mapped IPv6 addresses are not allowed", ErrInvalidArgument, req.Address))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	n, err := GetTx(tx, req.NetworkID)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkOwnership(n, req.ProjectID); err != nil {
+		return nil, err
+	}
+	var addr netip.Addr
+	if req.Address.IsValid() {
+		p, ok := prefixContaining(n, req.Address)
+		if !ok {
+			return nil, fmt.Errorf("%w: ipaddress %s lies in no prefix of network %q", ErrInvalidArgument, req.Address, n.ID)
+		}
+		if err := acquireSpecificIP(tx, p, req.Address); err != nil {
+			return nil, err
+		}
+		addr = req.Address
+	} else {
+		f, err := ipFamily(n, req.AddressFamily)
+		if err != nil {
+			return nil, err
+		}
+		if addr, err = acquireFromFamily(tx, n, f); err != nil {
+			return nil, err
+		}
+	}
+	tags := slices.Clone(req.Tags)
+	if req.MachineID != "" {
+		tags = append(tags, MachineTagPrefix+req.MachineID)
+	}
+	ip := &IP{
+		IPAddress:      addr,
+		AllocationUUID: env.NewID(),
+		NetworkID:      n.ID,
+		ProjectID:      req.ProjectID,
+		Name:           req.Name,
+		Description:    req.Description,
+		Type:           typ,
+		Tags:           sortedTags(tags),
+		Created:        env.Now,
+		Changed:        env.Now,
+	}
+	if err := putIP(tx, ip); err != nil {
+		return nil, err
+	}
+	return ip, nil
+}
+
+func prefixContaining(n *Network, a netip.Addr) (netip.Prefix, bool) {
+	for _, p := range n.Prefixes {
+		if p.Contains(a) {
+			return p, true
+		}
+	}
+	return netip.Prefix{}, false
+}
+
+// acquireFromFamily takes the lowest free address of the first prefix of
+// family f that has one; exhausted prefixes are skipped.
+func acquireFromFamily(tx backends.Tx, n *Network, f AddressFamily) (netip.Addr, error) {
+	var last error
+	for _, p := range n.Prefixes {
+		if FamilyOf(p.Addr()) != f {
+			continue
+		}
+		a, err := acquireIP(tx, p)
+		if err == nil {
+			return a, nil
+		}
+		if !isExhausted(err) {
+			return netip.Addr{}, fmt.Errorf("network %q: %w", n.ID, err)
+		}
+		last = err
+	}
+	return netip.Addr{}, fmt.Errorf("network %q: every %s prefix is exhausted: %w", n.ID, f, last)
+}
+
+// UpdateIPTx changes name, description, tags and type of an IP. Static to
+// ephemeral is forbidden; the scope may change between project and
+// machine, never between empty and machine.
+func UpdateIPTx(tx backends.Tx, env Env, req UpdateIPRequest) (*IP, error) {
+	ip, err := getIP(tx, req.IPAddress)
+	if err != nil {
+		return nil, err
+	}
+	next := *ip
+	if req.Name != nil {
+		next.Name = *req.Name
+	}
+	if req.Description != nil {
+		next.Description = *req.Description
+	}
+	if req.Type != nil {
+		typ, err := checkIPType(*req.Type)
+		if err != nil {
+			return nil, err
+		}
+		if ip.Type == IPTypeStatic && typ == IPTypeEphemeral {
+			return nil, fmt.Errorf("%w: type: ip %s is static and cannot become ephemeral", ErrForbidden, ip.IPAddress)
+		}
+		next.Type = typ
+	}
+	if req.Tags != nil {
+		next.Tags = sortedTags(req.Tags)
+	}
+	from, to := ip.Scope(), next.Scope()
+	if from != to && (from == ScopeEmpty || to == ScopeEmpty) {
+		return nil, fmt.Errorf("%w: tags: ip %s cannot change its scope from %q to %q", ErrForbidden, ip.IPAddress, scopeName(from), scopeName(to))
+	}
+	next.Changed = env.Now
+	if err := putIP(tx, &next); err != nil {
+		return nil, err
+	}
+	return &next, nil
+}
+
+func scopeName(s IPScope) string {
+	if s == ScopeEmpty {
+		return "empty"
+	}
+	return string(s)
+}
+
+// FreeIPTx releases an IP and its address in one step. An IP bound to a
+// machine cannot be freed directly.
+func FreeIPTx(tx backends.Tx, addr netip.Addr) (*IP, error) {
+	ip, err := getIP(tx, addr)
+	if err != nil {
+		return nil, err
+	}
+	if ip.Scope() == ScopeMachine {
+		return nil, fmt.Errorf("%w: ip %s is bound to machine %q; free the machine instead", ErrForbidden, ip.IPAddress, ip.MachineID())
+	}
+	return ip, ReleaseIPTx(tx, ip)
+}
+
+// ReleaseIPTx releases an IP without the scope check; the machine package
+// calls it when it frees a machine.
+func ReleaseIPTx(tx backends.Tx, ip *IP) error {
+	n, err := GetTx(tx, ip.NetworkID)
+	if err != nil {
+		return err
+	}
+	p, ok := prefixContaining(n, ip.IPAddress)
+	if !ok {
+		return fmt.Errorf("%w: ip %s lies in no prefix of its network %q", ErrConflict, ip.IPAddress, n.ID)
+	}
+	if err := releaseIP(tx, p, ip.IPAddress); err != nil {
+		return err
+	}
+	return deleteIP(tx, ip)
+}
+
+func hasTag(tags []string, prefix string) bool {
+	return slices.ContainsFunc(tags, func(t string) bool { return strings.HasPrefix(t, prefix) })
+}

@@ -1,0 +1,61 @@
+package network
+
+import (
+	"encoding/binary"
+	"net/netip"
+)
+
+// Buckets of the network package. Every key encoding lives in this file.
+const (
+	// bucketNetworks maps a network id to its JSON record.
+	bucketNetworks = "network/networks"
+	// bucketSuper maps a partition id to the id of its super network.
+	bucketSuper = "network/super"
+	// bucketUnderlay maps a partition id to the id of its underlay network.
+	bucketUnderlay = "network/underlay"
+	// bucketChildren holds parent id, 0x00, child id for every child network.
+	bucketChildren = "network/children"
+	// bucketVRF maps a VRF (4-byte big-endian) to the number of networks
+	// that use it (4-byte big-endian).
+	bucketVRF = "network/vrf"
+	// bucketIPs maps an address (ipKey) to the IP's JSON record.
+	bucketIPs = "network/ips"
+	// bucketNetworkIPs holds network id, 0x00, ipKey for every IP, so the
+	// IPs of one network are one ordered scan.
+	bucketNetworkIPs = "network/network-ips"
+)
+
+// vrfPool is the name of the ipam integer pool of VRF ids.
+const vrfPool = "network/vrf"
+
+// The VRF pool's range.
+const (
+	MinVRF = 1
+	MaxVRF = 131072
+)
+
+func idKey(id string) []byte { return []byte(id) }
+
+// pairKey is a, 0x00, b: all keys with the same a are one contiguous range.
+func pairKey(a string, b []byte) []byte {
+	k := make([]byte, 0, len(a)+1+len(b))
+	k = append(k, a...)
+	k = append(k, 0)
+	return append(k, b...)
+}
+
+// pairStart is the first key of pairKey(a, ...).
+func pairStart(a string) []byte { return pairKey(a, nil) }
+
+// ipKey is the family byte (4 or 6) followed by the address bytes, so IPv4
+// sorts before IPv6 and each family in numeric order.
+func ipKey(a netip.Addr) []byte {
+	if a.Is4() {
+		b := a.As4()
+		return append([]byte{4}, b[:]...)
+	}
+	b := a.As16()
+	return append([]byte{6}, b[:]...)
+}
+
+func vrfKey(v uint32) []byte { return binary.BigEndian.AppendUint32(nil, v) }

@@ -1,0 +1,315 @@
+package network
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/metalkit/metalkit/audit"
+	"github.com/metalkit/metalkit/backends"
+)
+
+// Catalog answers whether partitions and projects exist; they belong to the
+// embedding program. A method returns nil when the id is fine, an error
+// wrapping ErrNotFound when it is absent. Hooks run before the transaction
+// opens, with the caller's ctx.
+type Catalog interface {
+	Partition(ctx context.Context, id string) error
+	Project(ctx context.Context, id string) error
+}
+
+// AcceptAll is a Catalog that accepts every id. Embed it to implement only
+// some methods.
+type AcceptAll struct{}
+
+// Partition accepts every partition.
+func (AcceptAll) Partition(context.Context, string) error { return nil }
+
+// Project accepts every project.
+func (AcceptAll) Project(context.Context, string) error { return nil }
+
+// Options configures a Service. The zero value (or nil) means the wall
+// clock, random UUIDs, no catalog checks and no audit trail.
+type Options struct {
+	// Clock returns the time of a change; default time.Now (UTC).
+	Clock func() time.Time
+	// IDs returns new ids for networks and IP allocations; default random
+	// UUIDs.
+	IDs func() string
+	// Catalog checks partition and project ids; nil accepts every id.
+	Catalog Catalog
+	// Trail records an event entry for every committed change; nil records
+	// nothing.
+	Trail *audit.Trail
+}
+
+// Service runs the network transaction functions in a store. It is safe
+// for concurrent use.
+type Service struct {
+	store   backends.Store
+	clock   func() time.Time
+	ids     func() string
+	catalog Catalog
+	trail   *audit.Trail
+}
+
+// New returns a Service over store.
+func New(store backends.Store, opts *Options) *Service {
+	if opts == nil {
+		opts = &Options{}
+	}
+	s := &Service{store: store, clock: opts.Clock, ids: opts.IDs, catalog: opts.Catalog, trail: opts.Trail}
+	if s.clock == nil {
+		s.clock = func() time.Time { return time.Now().UTC() }
+	}
+	if s.ids == nil {
+		s.ids = func() string { return uuid.NewString() }
+	}
+	if s.catalog == nil {
+		s.catalog = AcceptAll{}
+	}
+	return s
+}
+
+func (s *Service) env() Env { return Env{Now: s.clock(), NewID: s.ids} }
+
+func firstActor(actor []audit.Actor) audit.Actor {
+	if len(actor) > 0 {
+		return actor[0]
+	}
+	return audit.Actor{}
+}
+
+// mutate runs fn in one Update that also records the event (when the
+// service has a trail).
+func (s *Service) mutate(ctx context.Context, actor []audit.Actor, detail, path string, body any, fn func(tx backends.Tx, ev *audit.Event) error) error {
+	ev := &audit.Event{Actor: firstActor(actor), Detail: detail, Path: path, Body: body}
+	return s.trail.Update(ctx, s.store, ev, func(tx backends.Tx) error { return fn(tx, ev) })
+}
+
+func (s *Service) checkPartition(ctx context.Context, id string) error {
+	if id == "" {
+		return nil
+	}
+	if err := s.catalog.Partition(ctx, id); err != nil {
+		return fmt.Errorf("network: partitionid %q: %w", id, err)
+	}
+	return nil
+}
+
+func (s *Service) checkProject(ctx context.Context, id string) error {
+	if id == "" {
+		return nil
+	}
+	if err := s.catalog.Project(ctx, id); err != nil {
+		return fmt.Errorf("network: projectid %q: %w", id, err)
+	}
+	return nil
+}
+
+// Create creates a super, underlay or external network (an admin's
+// operation) and returns it with its consumption.
+func (s *Service) Create(ctx context.Context, req CreateRequest, actor ...audit.Actor) (*Network, error) {
+	if err := s.checkPartition(ctx, req.PartitionID); err != nil {
+		return nil, err
+	}
+	if err := s.checkProject(ctx, req.ProjectID); err != nil {
+		return nil, err
+	}
+	env := s.env()
+	if req.ID == "" {
+		req.ID = env.NewID()
+	}
+	var out *Network
+	err := s.mutate(ctx, actor, "network.create", "network/"+req.ID, req, func(tx backends.Tx, _ *audit.Event) error {
+		n, err := CreateTx(tx, env, req)
+		if err != nil {
+			return err
+		}
+		out = n
+		return withConsumption(tx, n)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// Update changes a network (an admin's operation).
+func (s *Service) Update(ctx context.Context, req UpdateRequest, actor ...audit.Actor) (*Network, error) {
+	env := s.env()
+	var out *Network
+	err := s.mutate(ctx, actor, "network.update", "network/"+req.ID, req, func(tx backends.Tx, _ *audit.Event) error {
+		n, err := UpdateTx(tx, env, req)
+		if err != nil {
+			return err
+		}
+		out = n
+		return withConsumption(tx, n)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// AllocateChild allocates a child network of the partition's super network
+// for a project.
+func (s *Service) AllocateChild(ctx context.Context, req AllocateRequest, actor ...audit.Actor) (*Network, error) {
+	if err := s.checkPartition(ctx, req.PartitionID); err != nil {
+		return nil, err
+	}
+	if err := s.checkProject(ctx, req.ProjectID); err != nil {
+		return nil, err
+	}
+	env := s.env()
+	id := env.NewID()
+	env.NewID = func() string { return id }
+	var out *Network
+	err := s.mutate(ctx, actor, "network.allocatechild", "network/"+id, req, func(tx backends.Tx, _ *audit.Event) error {
+		n, err := AllocateChildTx(tx, env, req)
+		if err != nil {
+			return err
+		}
+		out = n
+		return withConsumption(tx, n)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// Free frees a child network (a user's operation): its blocks and its VRF
+// return, in one step. It fails while the child holds IPs.
+func (s *Service) Free(ctx context.Context, id string, actor ...audit.Actor) (*Network, error) {
+	var out *Network
+	err := s.mutate(ctx, actor, "network.free", "network/"+id, map[string]string{"id": id}, func(tx backends.Tx, _ *audit.Event) error {
+		n, err := FreeTx(tx, id)
+		out = n
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// Delete deletes a network (an admin's operation). It fails while the
+// network has children or holds IPs.
+func (s *Service) Delete(ctx context.Context, id string, actor ...audit.Actor) (*Network, error) {
+	var out *Network
+	err := s.mutate(ctx, actor, "network.delete", "network/"+id, map[string]string{"id": id}, func(tx backends.Tx, _ *audit.Event) error {
+		n, err := DeleteTx(tx, id)
+		out = n
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// Get returns a network with its consumption.
+func (s *Service) Get(ctx context.Context, id string) (*Network, error) {
+	var out *Network
+	err := s.store.View(ctx, func(tx backends.Tx) error {
+		n, err := GetWithConsumptionTx(tx, id)
+		out = n
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// List returns the networks matching f, ordered by id, with consumption.
+func (s *Service) List(ctx context.Context, f Filter) ([]*Network, error) {
+	var out []*Network
+	err := s.store.View(ctx, func(tx backends.Tx) error {
+		n, err := ListTx(tx, f)
+		out = n
+		return err
+	})
+	return out, err
+}
+
+// AllocateIP allocates an IP of a network.
+func (s *Service) AllocateIP(ctx context.Context, req AllocateIPRequest, actor ...audit.Actor) (*IP, error) {
+	if err := s.checkProject(ctx, req.ProjectID); err != nil {
+		return nil, err
+	}
+	env := s.env()
+	var out *IP
+	err := s.mutate(ctx, actor, "ip.allocate", "ip/", req, func(tx backends.Tx, ev *audit.Event) error {
+		ip, err := AllocateIPTx(tx, env, req)
+		if err != nil {
+			return err
+		}
+		ev.Path = "ip/" + ip.IPAddress.String()
+		out = ip
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// UpdateIP changes an IP's name, description, tags or type.
+func (s *Service) UpdateIP(ctx context.Context, req UpdateIPRequest, actor ...audit.Actor) (*IP, error) {
+	env := s.env()
+	var out *IP
+	err := s.mutate(ctx, actor, "ip.update", "ip/"+req.IPAddress.String(), req, func(tx backends.Tx, _ *audit.Event) error {
+		ip, err := UpdateIPTx(tx, env, req)
+		out = ip
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// FreeIP releases an IP that is not bound to a machine.
+func (s *Service) FreeIP(ctx context.Context, addr netip.Addr, actor ...audit.Actor) (*IP, error) {
+	var out *IP
+	err := s.mutate(ctx, actor, "ip.free", "ip/"+addr.String(), map[string]string{"ipaddress": addr.String()}, func(tx backends.Tx, _ *audit.Event) error {
+		ip, err := FreeIPTx(tx, addr)
+		out = ip
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// GetIP returns the IP record of an address.
+func (s *Service) GetIP(ctx context.Context, addr netip.Addr) (*IP, error) {
+	var out *IP
+	err := s.store.View(ctx, func(tx backends.Tx) error {
+		ip, err := getIP(tx, addr)
+		out = ip
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// ListIPs returns the IPs matching f in address order.
+func (s *Service) ListIPs(ctx context.Context, f IPFilter) ([]*IP, error) {
+	var out []*IP
+	err := s.store.View(ctx, func(tx backends.Tx) error {
+		ips, err := ListIPsTx(tx, f)
+		out = ips
+		return err
+	})
+	return out, err
+}

@@ -1,0 +1,121 @@
+package network
+
+import (
+	"fmt"
+	"maps"
+	"net/netip"
+	"slices"
+
+	"github.com/metalkit/metalkit/backends"
+)
+
+// UpdateTx applies an admin's update. Validation uses the values the
+// network will have afterwards, so a super network gains a family by adding
+// its prefix and its default child length in one update. A removed prefix
+// must hold no IP and no child.
+func UpdateTx(tx backends.Tx, env Env, req UpdateRequest) (*Network, error) {
+	n, err := GetTx(tx, req.ID)
+	if err != nil {
+		return nil, err
+	}
+	next := *n
+	if req.Name != nil {
+		next.Name = *req.Name
+	}
+	if req.Description != nil {
+		next.Description = *req.Description
+	}
+	if req.Labels != nil {
+		next.Labels = maps.Clone(req.Labels)
+	}
+	if req.Shared != nil {
+		if n.Shared && !*req.Shared {
+			return nil, fmt.Errorf("%w: shared: network %q is shared and cannot become unshared", ErrInvalidArgument, n.ID)
+		}
+		next.Shared = *req.Shared
+		next.NetworkType = kindOf(n.PrivateSuper, n.Underlay, n.ParentNetworkID, next.Shared)
+	}
+	if req.Prefixes != nil {
+		if n.ParentNetworkID != "" && !slices.Equal(req.Prefixes, n.Prefixes) {
+			return nil, fmt.Errorf("%w: prefixes: network %q is a child network; its prefixes are allocated, not set", ErrInvalidArgument, n.ID)
+		}
+		next.Prefixes = slices.Clone(req.Prefixes)
+	}
+	if req.DestinationPrefixes != nil {
+		next.DestinationPrefixes = slices.Clone(req.DestinationPrefixes)
+	}
+	if req.DefaultChildPrefixLength != nil {
+		next.DefaultChildPrefixLength = maps.Clone(req.DefaultChildPrefixLength)
+	}
+	if req.AdditionalAnnouncableCIDRs != nil {
+		if !req.Force {
+			for _, c := range n.AdditionalAnnouncableCIDRs {
+				if !slices.Contains(req.AdditionalAnnouncableCIDRs, c) {
+					return nil, fmt.Errorf("%w: additionalAnnouncableCIDRs: removing %s needs force", ErrInvalidArgument, c)
+				}
+			}
+		}
+		next.AdditionalAnnouncableCIDRs = slices.Clone(req.AdditionalAnnouncableCIDRs)
+	}
+	sh := shape{
+		super:                      next.PrivateSuper,
+		prefixes:                   next.Prefixes,
+		destinationPrefixes:        next.DestinationPrefixes,
+		defaultChildPrefixLength:   next.DefaultChildPrefixLength,
+		additionalAnnouncableCIDRs: next.AdditionalAnnouncableCIDRs,
+	}
+	if n.ParentNetworkID == "" {
+		if err := sh.check(); err != nil {
+			return nil, err
+		}
+	}
+	removed, added := diffPrefixes(n.Prefixes, next.Prefixes)
+	for _, p := range removed {
+		if err := checkPrefixEmpty(tx, n, p); err != nil {
+			return nil, err
+		}
+		if err := deletePrefix(tx, p); err != nil {
+			return nil, fmt.Errorf("network %q: prefix %s: %w", n.ID, p, err)
+		}
+	}
+	for _, p := range added {
+		if err := registerPrefix(tx, p); err != nil {
+			return nil, err
+		}
+	}
+	next.Changed = env.Now
+	if err := putNetwork(tx, &next); err != nil {
+		return nil, err
+	}
+	return &next, nil
+}
+
+func diffPrefixes(old, new []netip.Prefix) (removed, added []netip.Prefix) {
+	for _, p := range old {
+		if !slices.Contains(new, p) {
+			removed = append(removed, p)
+		}
+	}
+	for _, p := range new {
+		if !slices.Contains(old, p) {
+			added = append(added, p)
+		}
+	}
+	return removed, added
+}
+
+// checkPrefixEmpty fails when p of network n holds an allocated IP or a
+// child.
+func checkPrefixEmpty(tx backends.Tx, n *Network, p netip.Prefix) error {
+	u, err := usageOf(tx, p)
+	if err != nil {
+		return err
+	}
+	if u.Children.Sign() > 0 {
+		return fmt.Errorf("%w: prefixes: %s of network %q still holds %s child prefixes", ErrConflict, p, n.ID, u.Children)
+	}
+	if u.Allocated.Sign() > 0 {
+		return fmt.Errorf("%w: prefixes: %s of network %q still holds %s allocated IPs", ErrConflict, p, n.ID, u.Allocated)
+	}
+	return nil
+}
