@@ -1,0 +1,239 @@
+package ipam
+
+import (
+	"cmp"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/netip"
+	"slices"
+
+	"github.com/metalkit/metalkit/backends"
+)
+
+// goipamPrefix is one element of the JSON array that go-ipam's Dump
+// writes. AvailableChildPrefixes maps a child prefix to false while it is
+// taken and to true once released; IPs maps each taken address (the
+// reserved ones included) to true.
+type goipamPrefix struct {
+	Cidr                   string          `json:"Cidr"`
+	ParentCidr             string          `json:"ParentCidr"`
+	Namespace              string          `json:"Namespace"`
+	IPs                    map[string]bool `json:"IPs"`
+	AvailableChildPrefixes map[string]bool `json:"AvailableChildPrefixes"`
+	ChildPrefixLength      int             `json:"ChildPrefixLength"`
+	IsParent               bool            `json:"IsParent"`
+	Version                int64           `json:"Version"`
+}
+
+// ImportStats counts what ImportGoIPAM created.
+type ImportStats struct {
+	// Prefixes counts the top-level prefixes.
+	Prefixes int `json:"prefixes"`
+	// Children counts the child prefixes.
+	Children int `json:"children"`
+	// IPs counts the addresses taken, reserved ones not included.
+	IPs int `json:"ips"`
+}
+
+type importNode struct {
+	p      netip.Prefix
+	parent netip.Prefix
+	ips    []netip.Addr
+	nkids  int
+}
+
+// ImportGoIPAM recreates the state of a go-ipam JSON dump (the array its
+// Dump method writes): every prefix, every taken child prefix (from
+// ParentCidr and from the false entries of AvailableChildPrefixes; a taken
+// child without a record of its own becomes an empty child) and every
+// taken IP. Namespaces are not kept: prefixes of all namespaces must not
+// overlap.
+//
+// The whole dump is checked before anything is written; every problem found
+// (malformed JSON, invalid or non-canonical prefixes, duplicates, overlaps,
+// children outside their parent, IPs outside their prefix, a prefix with
+// both children and IPs) is reported together, wrapping ErrInvalidArgument
+// (and ErrPrefixOverlap for overlaps). A dump that clashes with the state
+// already in the store fails while it is written: the caller must then
+// abort the transaction, as Service.ImportGoIPAM does, so that nothing is
+// imported. Cost: O(log n) store operations per prefix, child and IP.
+func ImportGoIPAM(tx backends.Tx, dump []byte) (ImportStats, error) {
+	nodes, err := parseGoIPAM(dump)
+	if err != nil {
+		return ImportStats{}, err
+	}
+	var st ImportStats
+	for _, n := range nodes {
+		if n.parent.IsValid() {
+			if err := AcquireSpecificChild(tx, n.parent, n.p); err != nil {
+				return ImportStats{}, fmt.Errorf("ipam: go-ipam import: %w", err)
+			}
+			st.Children++
+		} else {
+			if err := CreatePrefix(tx, n.p); err != nil {
+				return ImportStats{}, fmt.Errorf("ipam: go-ipam import: %w", err)
+			}
+			st.Prefixes++
+		}
+	}
+	for _, n := range nodes {
+		for _, a := range n.ips {
+			if err := AcquireSpecificIP(tx, n.p, a); err != nil {
+				return ImportStats{}, fmt.Errorf("ipam: go-ipam import: %w", err)
+			}
+			st.IPs++
+		}
+	}
+	return st, nil
+}
+
+func importErr(format string, args ...any) error {
+	return fmt.Errorf("ipam: go-ipam dump: "+format+": %w", append(args, ErrInvalidArgument)...)
+}
+
+func parsePrefixText(s string) (netip.Prefix, error) {
+	p, err := netip.ParsePrefix(s)
+	if err != nil {
+		return p, fmt.Errorf("ipam: prefix %q: %v: %w", s, err, ErrInvalidArgument)
+	}
+	return p, checkPrefix(p)
+}
+
+// parseGoIPAM checks a dump and returns its prefixes, parents before
+// children, with the IPs to take.
+func parseGoIPAM(dump []byte) ([]*importNode, error) {
+	var in []goipamPrefix
+	if err := json.Unmarshal(dump, &in); err != nil {
+		return nil, importErr("not a JSON array of prefixes: %v", err)
+	}
+	var errs []error
+	nodes := map[netip.Prefix]*importNode{}
+	entries := map[netip.Prefix]goipamPrefix{}
+	var order []*importNode
+	for i, e := range in {
+		p, err := parsePrefixText(e.Cidr)
+		if err != nil {
+			errs = append(errs, importErr("element %d: %w", i, err))
+			continue
+		}
+		if nodes[p] != nil {
+			errs = append(errs, importErr("prefix %s appears twice", p))
+			continue
+		}
+		n := &importNode{p: p}
+		nodes[p] = n
+		entries[p] = e
+		order = append(order, n)
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	addChild := func(parent, child netip.Prefix) {
+		c := nodes[child]
+		if c == nil {
+			c = &importNode{p: child}
+			nodes[child] = c
+			order = append(order, c)
+		}
+		if c.parent.IsValid() && c.parent != parent {
+			errs = append(errs, importErr("prefix %s has two parents, %s and %s", child, c.parent, parent))
+			return
+		}
+		if !c.parent.IsValid() {
+			c.parent = parent
+			nodes[parent].nkids++
+		}
+	}
+	for _, e := range in {
+		p, _ := parsePrefixText(e.Cidr)
+		sp := newSpan(p)
+		if e.ParentCidr != "" {
+			parent, err := parsePrefixText(e.ParentCidr)
+			switch {
+			case err != nil:
+				errs = append(errs, importErr("prefix %s: parent: %w", p, err))
+			case nodes[parent] == nil:
+				errs = append(errs, importErr("prefix %s: parent %s is not in the dump", p, parent))
+			case checkChild(newSpan(parent), p) != nil:
+				errs = append(errs, importErr("prefix %s is not inside its parent %s", p, parent))
+			default:
+				if avail, ok := entries[parent].AvailableChildPrefixes[p.String()]; ok && avail {
+					errs = append(errs, importErr("prefix %s is marked available in its parent %s but still exists", p, parent))
+				} else {
+					addChild(parent, p)
+				}
+			}
+		}
+		for cs, avail := range e.AvailableChildPrefixes {
+			c, err := parsePrefixText(cs)
+			switch {
+			case err != nil:
+				errs = append(errs, importErr("prefix %s: child: %w", p, err))
+			case checkChild(sp, c) != nil:
+				errs = append(errs, importErr("child %s is not inside its parent %s", c, p))
+			case !avail:
+				addChild(p, c)
+			}
+		}
+	}
+	for _, e := range in {
+		p, _ := parsePrefixText(e.Cidr)
+		sp := newSpan(p)
+		n := nodes[p]
+		for as, taken := range e.IPs {
+			a, err := netip.ParseAddr(as)
+			switch {
+			case err != nil:
+				errs = append(errs, importErr("prefix %s: IP %q: %v", p, as, err))
+			case checkAddr(sp, a) != nil:
+				errs = append(errs, importErr("IP %s is not in its prefix %s", a, p))
+			case taken && !sp.isReserved(addrToU(a)):
+				n.ips = append(n.ips, a)
+			}
+		}
+		slices.SortFunc(n.ips, netip.Addr.Compare)
+	}
+	for _, n := range order {
+		if n.nkids > 0 && len(n.ips) > 0 {
+			errs = append(errs, importErr("prefix %s has both child prefixes and IPs", n.p))
+		}
+	}
+	errs = append(errs, checkOverlaps(order)...)
+	if len(errs) > 0 {
+		slices.SortFunc(errs, func(a, b error) int { return cmp.Compare(a.Error(), b.Error()) })
+		return nil, errors.Join(errs...)
+	}
+	slices.SortFunc(order, func(a, b *importNode) int {
+		if c := cmp.Compare(a.p.Bits(), b.p.Bits()); c != 0 {
+			return c
+		}
+		return a.p.Addr().Compare(b.p.Addr())
+	})
+	return order, nil
+}
+
+// checkOverlaps reports siblings (prefixes with the same parent, or
+// top-level prefixes of the same family) that overlap.
+func checkOverlaps(nodes []*importNode) []error {
+	groups := map[netip.Prefix][]*importNode{}
+	for _, n := range nodes {
+		groups[n.parent] = append(groups[n.parent], n)
+	}
+	var errs []error
+	for _, g := range groups {
+		slices.SortFunc(g, func(a, b *importNode) int {
+			if c := a.p.Addr().Compare(b.p.Addr()); c != 0 {
+				return c
+			}
+			return cmp.Compare(a.p.Bits(), b.p.Bits())
+		})
+		for i := 1; i < len(g); i++ {
+			if prev := g[i-1]; prev.p.Overlaps(g[i].p) {
+				errs = append(errs, fmt.Errorf("ipam: go-ipam dump: prefixes %s and %s overlap: %w: %w",
+					prev.p, g[i].p, ErrPrefixOverlap, ErrInvalidArgument))
+			}
+		}
+	}
+	return errs
+}
