@@ -3,10 +3,14 @@
 package storetest
 
 import (
+	"path/filepath"
 	"testing"
 
 	"github.com/metalkit/metalkit/backends"
+	"github.com/metalkit/metalkit/backends/boltstore"
 	"github.com/metalkit/metalkit/backends/memstore"
+	"github.com/metalkit/metalkit/backends/redisstore"
+	"github.com/metalkit/metalkit/internal/redistest"
 )
 
 // Factory makes a new, empty store of one adapter for a test or benchmark;
@@ -16,10 +20,16 @@ type Factory struct {
 	New  func(tb testing.TB) backends.Store
 }
 
-// Factories lists every adapter.
+// Factories lists every adapter. The bbolt store is a new file in a
+// temporary folder, opened with NoSync (durability is the adapter's own
+// test subject; domain tests want speed). The Redis store gets a private
+// redis-server per store (see redistest: skipped without the binary unless
+// METALKIT_REQUIRE_REDIS=1).
 func Factories() []Factory {
 	return []Factory{
 		{Name: "memstore", New: newMem},
+		{Name: "boltstore", New: newBolt},
+		{Name: "redisstore", New: newRedis},
 	}
 }
 
@@ -46,6 +56,25 @@ func New(tb testing.TB, name string) backends.Store {
 
 func newMem(tb testing.TB) backends.Store {
 	s := memstore.New()
+	tb.Cleanup(func() { _ = s.Close() })
+	return s
+}
+
+func newBolt(tb testing.TB) backends.Store {
+	s, err := boltstore.Open(filepath.Join(tb.TempDir(), "store.db"), &boltstore.Options{NoSync: true})
+	if err != nil {
+		tb.Fatalf("storetest: open bbolt: %v", err)
+	}
+	tb.Cleanup(func() { _ = s.Close() })
+	return s
+}
+
+func newRedis(tb testing.TB) backends.Store {
+	srv := redistest.Start(tb)
+	s, err := redisstore.New(srv.Client(tb), nil)
+	if err != nil {
+		tb.Fatalf("storetest: redisstore: %v", err)
+	}
 	tb.Cleanup(func() { _ = s.Close() })
 	return s
 }
