@@ -83,7 +83,7 @@ func ConnectMachine(tx backends.Tx, machineID, partition string, nics []MachineN
 		}
 		stored := sw.machineConnections(machineID)
 		if len(stored) > 0 && len(physical) == 0 {
-			return "", "", fmt.Errorf("%w: machine %q is connected to switch %q in the store but not physically; to move a machine to another rack, delete it first",
+			return "", "", fmt.Errorf("%w: machine %q on switch %q exists in the store but not physically; to move a machine to another rack, delete it first",
 				ErrConflict, machineID, sw.ID)
 		}
 		updated := sw
