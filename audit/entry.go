@@ -2,14 +2,13 @@ package audit
 
 import (
 	"bytes"
-	"crypto/rand"
-	"encoding/binary"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
 	"time"
+
+	"github.com/google/uuid"
 )
 
 // Type says what produced an entry.
@@ -146,6 +145,8 @@ func (e *Entry) validate() ([16]byte, error) {
 	id, err := parseID(e.ID)
 	if err != nil {
 		errs = append(errs, fmt.Errorf("%w: id %q: %v", ErrInvalidArgument, e.ID, err))
+	} else {
+		e.ID = formatID(id)
 	}
 	if len(e.Body) > 0 {
 		var b bytes.Buffer
@@ -161,43 +162,14 @@ func (e *Entry) validate() ([16]byte, error) {
 	return id, nil
 }
 
-// newV7 returns a UUIDv7 text: 48 bits of Unix milliseconds of now, the
-// version and variant bits, and 74 random bits.
-func newV7(now time.Time) string {
-	var u [16]byte
-	_, _ = rand.Read(u[:]) // crypto/rand.Read never fails
-	var ms [8]byte
-	binary.BigEndian.PutUint64(ms[:], uint64(now.UnixMilli()))
-	copy(u[:6], ms[2:])
-	u[6] = 0x70 | u[6]&0x0f
-	u[8] = 0x80 | u[8]&0x3f
-	return formatID(u)
-}
-
 // formatID writes u in the canonical 8-4-4-4-12 UUID text form.
-func formatID(u [16]byte) string {
-	var b [36]byte
-	hex.Encode(b[0:8], u[0:4])
-	b[8] = '-'
-	hex.Encode(b[9:13], u[4:6])
-	b[13] = '-'
-	hex.Encode(b[14:18], u[6:8])
-	b[18] = '-'
-	hex.Encode(b[19:23], u[8:10])
-	b[23] = '-'
-	hex.Encode(b[24:], u[10:])
-	return string(b[:])
-}
+func formatID(u [16]byte) string { return uuid.UUID(u).String() }
 
-// parseID parses the canonical UUID text form.
+// parseID parses a UUID in text form.
 func parseID(s string) ([16]byte, error) {
-	var u [16]byte
-	if len(s) != 36 || s[8] != '-' || s[13] != '-' || s[18] != '-' || s[23] != '-' {
-		return u, fmt.Errorf("not a UUID in 8-4-4-4-12 form")
-	}
-	src := s[0:8] + s[9:13] + s[14:18] + s[19:23] + s[24:]
-	if _, err := hex.Decode(u[:], []byte(src)); err != nil {
-		return u, fmt.Errorf("not a UUID: %v", err)
+	u, err := uuid.Parse(s)
+	if err != nil {
+		return [16]byte{}, err
 	}
 	return u, nil
 }

@@ -24,6 +24,8 @@ import (
 	"reflect"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/metalkit/metalkit/backends"
 )
 
@@ -36,7 +38,9 @@ type Options struct {
 	// default time.Now.
 	Clock func() time.Time
 	// IDs returns a new entry id in UUID text form, time-ordered (UUIDv7);
-	// default a random UUIDv7 at the Clock's time.
+	// default uuid.NewV7 (wall clock, monotonic within the process). It
+	// also makes request ids for the middleware and for events without an
+	// actor.
 	IDs func() string
 	// Keep is the number of most recent UTC days Retain keeps; 0 keeps
 	// everything.
@@ -112,7 +116,7 @@ func New(store backends.Store, opts *Options) (*Trail, error) {
 		t.clock = time.Now
 	}
 	if t.ids == nil {
-		t.ids = func() string { return newV7(t.clock()) }
+		t.ids = newV7
 	}
 	if t.compressAfter == 0 {
 		t.compressAfter = 24 * time.Hour
@@ -238,6 +242,16 @@ func entryHash(e *Entry) (string, error) {
 	h.Write([]byte(c.PrevHash))
 	h.Write(js)
 	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// newV7 returns a new UUIDv7 in text form.
+func newV7() string {
+	u, err := uuid.NewV7()
+	if err != nil {
+		// Only a failing system random source gets here.
+		return uuid.New().String()
+	}
+	return u.String()
 }
 
 // shares reports whether store is the trail's own store.
