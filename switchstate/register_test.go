@@ -7,7 +7,6 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-
 )
 
 var allBuckets = []string{bucketSwitch, bucketStatus, bgpBucket("leaf01"), historyBucket("leaf01"), partitionBucket("fra-equ01")}
