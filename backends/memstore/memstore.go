@@ -35,7 +35,7 @@ func less(a, b item) bool {
 	return bytes.Compare(a.key, b.key) < 0
 }
 
-const degree = 32
+const degree = 16
 
 // Store is an in-memory backends.Store. The zero value is not usable; call
 // New.
