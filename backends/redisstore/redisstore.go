@@ -11,7 +11,17 @@
 // jittered exponential backoff, up to Options.MaxRetries times, and then
 // the transaction fails with an error wrapping backends.ErrConflict. Views
 // run the same way and end with an empty MULTI/EXEC that proves nothing
-// they read changed, so a View never sees half of another transaction.
+// they read changed, so a View never sees half of another transaction. A
+// View's first Get is sent without WATCH, because one GET is consistent on
+// its own: a View that reads one key costs one round trip. Should the View
+// read more, the next round trip re-reads that key under WATCH and runs fn
+// again if it changed in between.
+//
+// Round trips: each first Get of a key is one (WATCH and GET pipelined; a
+// repeated Get is answered from memory), a scan costs one plus one per
+// batch of keys, and the commit (or the validation of a View that read
+// more than one key) is one MULTI/EXEC. Writes cost nothing until the
+// commit.
 //
 // # Key layout
 //
@@ -186,14 +196,15 @@ func New(client redis.UniversalClient, opts *Options) (*Store, error) {
 	return s, nil
 }
 
-// View runs fn in a read-only transaction (see backends.Store.View). Every
-// key fn reads is WATCHed and the reads are validated with an empty
-// MULTI/EXEC when fn returns; if another transaction changed something fn
-// read, fn runs again (up to Options.MaxRetries times, then View returns an
-// error wrapping backends.ErrConflict). fn may therefore run more than once
-// and must have no effect outside the Tx. View returns fn's error unchanged
-// unless what fn read turns out to have changed meanwhile, in which case fn
-// runs again, since its error may stem from the inconsistent reads.
+// View runs fn in a read-only transaction (see backends.Store.View). The
+// keys fn reads are WATCHed and the reads are validated with an empty
+// MULTI/EXEC when fn returns (a View with a single Get needs neither); if
+// another transaction changed something fn read, fn runs again (up to
+// Options.MaxRetries times, then View returns an error wrapping
+// backends.ErrConflict). fn may therefore run more than once and must have
+// no effect outside the Tx. View returns fn's error unchanged unless what fn
+// read turns out to have changed meanwhile, in which case fn runs again,
+// since its error may stem from the inconsistent reads.
 func (s *Store) View(ctx context.Context, fn func(backends.Tx) error) error {
 	return s.run(ctx, fn, true)
 }
@@ -293,12 +304,15 @@ func (s *Store) attempt(ctx context.Context, fn func(backends.Tx) error, readOnl
 		if err := fn(t); err != nil {
 			// fn's error may come from reads that were never consistent;
 			// run fn again if so.
-			if t.armed && t.validate(ctx) == errRetry {
+			if t.tainted || t.armed && t.validate(ctx) == errRetry {
 				return errRetry
 			}
 			return err
 		}
 		t.done = true
+		if t.tainted {
+			return errRetry
+		}
 		if err := ctx.Err(); err != nil {
 			return fmt.Errorf("redisstore: transaction not committed: %w", err)
 		}
@@ -331,6 +345,17 @@ type cached struct {
 	found bool
 }
 
+func (c cached) equal(o cached) bool {
+	return c.found == o.found && bytes.Equal(c.val, o.val)
+}
+
+// probe is a read to verify: the value key and what fn was given.
+type probe struct {
+	vk  string
+	c   cached
+	get *redis.StringCmd
+}
+
 // bucketKeys are the Redis keys of one bucket.
 type bucketKeys struct {
 	value   string // prefix of the value keys
@@ -350,10 +375,18 @@ type tx struct {
 	done     bool
 	// armed is set while keys WATCHed by this tx have not been released by
 	// an EXEC; finish sends UNWATCH then.
-	armed   bool
-	buckets map[string]*bucketKeys
-	cache   map[string]cached
-	overlay map[string]*btree.BTreeG[entry]
+	armed bool
+	// remote is set once anything was read from Redis.
+	remote bool
+	// unverified is the first read of a View, sent without WATCH: a single
+	// read needs no validation. The next read from Redis re-reads it under
+	// WATCH; if the value changed meanwhile, tainted is set and fn runs
+	// again.
+	unverified *probe
+	tainted    bool
+	buckets    map[string]*bucketKeys
+	cache      map[string]cached
+	overlay    map[string]*btree.BTreeG[entry]
 }
 
 var errTxDone = errors.New("redisstore: transaction used after its function returned")
@@ -476,9 +509,12 @@ func (t *tx) Get(bucket string, key []byte) ([]byte, error) {
 	vk := bk.value + string(key)
 	c, ok := t.cache[vk]
 	if !ok {
+		// The first read of a View goes without WATCH (see unverified).
+		first := t.readOnly && !t.remote
 		p := t.rtx.Pipeline()
+		verify := t.queueVerify(p)
 		var watch *redis.StatusCmd
-		if !bk.watched {
+		if !bk.watched && !first {
 			// Inside a scanned bucket the version key already covers the
 			// value; elsewhere the key itself is watched.
 			watch = redis.NewStatusCmd(t.ctx, "watch", vk)
@@ -487,24 +523,67 @@ func (t *tx) Get(bucket string, key []byte) ([]byte, error) {
 		}
 		get := p.Get(t.ctx, vk)
 		_, _ = p.Exec(t.ctx)
+		t.remote = true
+		if err := t.checkVerify(verify); err != nil {
+			return nil, err
+		}
 		if watch != nil && watch.Err() != nil {
 			return nil, fmt.Errorf("redisstore: watch bucket %q key %x: %w", bucket, key, watch.Err())
 		}
-		v, err := get.Bytes()
-		switch {
-		case err == nil:
-			c = cached{val: v, found: true}
-		case errors.Is(err, redis.Nil):
-			c = cached{}
-		default:
+		var err error
+		if c, err = result(get); err != nil {
 			return nil, fmt.Errorf("redisstore: get bucket %q key %x: %w", bucket, key, err)
 		}
 		t.remember(vk, c)
+		if first {
+			t.unverified = &probe{vk: vk, c: c}
+		}
 	}
 	if !c.found {
 		return nil, notFound(bucket, key)
 	}
 	return bytes.Clone(c.val), nil
+}
+
+// result converts the reply of a GET.
+func result(get *redis.StringCmd) (cached, error) {
+	v, err := get.Bytes()
+	switch {
+	case err == nil:
+		return cached{val: v, found: true}, nil
+	case errors.Is(err, redis.Nil):
+		return cached{}, nil
+	default:
+		return cached{}, err
+	}
+}
+
+// queueVerify adds WATCH and GET of the unverified first read to p.
+func (t *tx) queueVerify(p redis.Pipeliner) *probe {
+	pr := t.unverified
+	if pr == nil {
+		return nil
+	}
+	t.unverified = nil
+	_ = p.Process(t.ctx, redis.NewStatusCmd(t.ctx, "watch", pr.vk))
+	t.armed = true
+	pr.get = p.Get(t.ctx, pr.vk)
+	return pr
+}
+
+// checkVerify compares the re-read of the first read with what fn got.
+func (t *tx) checkVerify(pr *probe) error {
+	if pr == nil {
+		return nil
+	}
+	c, err := result(pr.get)
+	if err != nil {
+		return fmt.Errorf("redisstore: re-read %q: %w", pr.vk, err)
+	}
+	if !c.equal(pr.c) {
+		t.tainted = true
+	}
+	return nil
 }
 
 func (t *tx) remember(vk string, c cached) {
@@ -729,12 +808,23 @@ func (c *remoteCursor) peek() (key, value []byte, ok bool, err error) {
 		if !c.started {
 			c.started = true
 			p := t.rtx.Pipeline()
+			verify := t.queueVerify(p)
+			var watch *redis.StatusCmd
 			if !c.bk.watched {
-				_ = p.Process(ctx, redis.NewStatusCmd(ctx, "watch", c.bk.version, c.bk.index))
+				watch = redis.NewStatusCmd(ctx, "watch", c.bk.version, c.bk.index)
+				_ = p.Process(ctx, watch)
 				t.armed = true
 			}
 			z := c.zrange(p)
-			if _, err := p.Exec(ctx); err != nil {
+			_, _ = p.Exec(ctx)
+			t.remote = true
+			if err := t.checkVerify(verify); err != nil {
+				return nil, nil, false, c.fail(err)
+			}
+			if watch != nil && watch.Err() != nil {
+				return nil, nil, false, c.fail(watch.Err())
+			}
+			if err := z.Err(); err != nil {
 				return nil, nil, false, c.fail(err)
 			}
 			c.bk.watched = true

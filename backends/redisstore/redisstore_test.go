@@ -222,18 +222,65 @@ func TestConflictExhaustion(t *testing.T) {
 	}))
 	assert.Equal(t, []string{"k=other4"}, got, "nothing of fn may be written")
 
-	// Retries disabled: the first conflict is final.
+	// Retries disabled: the first conflict is final. A View that reads
+	// one key is consistent on its own; one that reads a second key after
+	// the first changed is not.
 	s2 := newStore(t, client, &redisstore.Options{KeyPrefix: prefix, MaxRetries: -1})
 	runs = 0
-	err = s2.View(ctx, func(tx backends.Tx) error {
+	require.NoError(t, s2.View(ctx, func(tx backends.Tx) error {
 		runs++
 		if _, err := tx.Get("b", []byte("k")); err != nil {
 			return err
 		}
 		return other.Set(ctx, valueKey, "again", 0).Err()
-	})
-	require.ErrorIs(t, err, backends.ErrConflict)
+	}))
 	assert.Equal(t, 1, runs)
+	for _, second := range []func(tx backends.Tx) error{
+		func(tx backends.Tx) error {
+			_, err := tx.Get("b", []byte("absent"))
+			if errors.Is(err, backends.ErrNotFound) {
+				err = nil
+			}
+			return err
+		},
+		func(tx backends.Tx) error {
+			return tx.Ascend("b", nil, func(k, v []byte) (bool, error) { return true, nil })
+		},
+	} {
+		runs = 0
+		err = s2.View(ctx, func(tx backends.Tx) error {
+			runs++
+			v, err := tx.Get("b", []byte("k"))
+			if err != nil {
+				return err
+			}
+			if err := other.Set(ctx, valueKey, string(v)+"+", 0).Err(); err != nil {
+				return err
+			}
+			return second(tx)
+		})
+		require.ErrorIs(t, err, backends.ErrConflict)
+		assert.Equal(t, 1, runs)
+	}
+	// With retries, the View succeeds once the key stays put.
+	runs = 0
+	require.NoError(t, s.View(ctx, func(tx backends.Tx) error {
+		runs++
+		if _, err := tx.Get("b", []byte("k")); err != nil {
+			return err
+		}
+		if runs == 1 {
+			if err := other.Set(ctx, valueKey, "last", 0).Err(); err != nil {
+				return err
+			}
+		}
+		_, err := tx.Get("b", []byte("new"))
+		if errors.Is(err, backends.ErrNotFound) {
+			err = nil
+		}
+		return err
+	}))
+	assert.Equal(t, 2, runs)
 }
 
 // TestScanConflict checks that a write anywhere in a scanned bucket fails
