@@ -78,6 +78,13 @@ func redactValue(b *bytes.Buffer, raw json.RawMessage, keys map[string]bool) err
 			return err
 		}
 	}
-	_, err = dec.Token()
-	return err
+	if _, err := dec.Token(); err != nil {
+		return err
+	}
+	if object {
+		b.WriteByte('}')
+	} else {
+		b.WriteByte(']')
+	}
+	return nil
 }
