@@ -18,8 +18,9 @@
 // again if it changed in between.
 //
 // Round trips: each first Get of a key is one (WATCH and GET pipelined; a
-// repeated Get is answered from memory), a scan costs one plus one per
-// batch of keys, and the commit (or the validation of a View that read
+// repeated Get, or a Get of a key a scan returned, is answered from
+// memory), a scan costs one plus one per batch of keys (the values of one
+// batch and the keys of the next travel together), and the commit (or the validation of a View that read
 // more than one key) is one MULTI/EXEC. Writes cost nothing until the
 // commit.
 //
@@ -37,7 +38,21 @@
 //	                      so that the transaction runs on the right node
 //
 // The length prefix keeps bucket names apart: "a" with key "b:c" and "a:b"
-// with key "c" map to {P}:v:1:a:b:c and {P}:v:3:a:b:c.
+// with key "c" map to {P}:v:1:a:b:c and {P}:v:3:a:b:c. The one-letter
+// kinds keep the three families of keys apart. Keys and bucket names are
+// binary; Redis compares sorted-set members bytewise, as bytes.Compare does.
+//
+// Every key under {P} belongs to the store. Changing them by other means is
+// not supported: a concurrent store notices only writes that INCR the
+// bucket's version, and a key of the wrong type makes a commit fail halfway
+// (Redis does not roll back a MULTI/EXEC whose command fails at run time).
+//
+// Why string keys and a sorted set rather than one hash per bucket: WATCH
+// works on whole keys, so one key per value lets transactions that read
+// different keys of one bucket commit concurrently; the sorted set gives
+// ordered, batched iteration without scanning the keyspace (no KEYS or
+// SCAN); and the version key lets a scan be protected by one WATCH instead
+// of one per key it passed.
 //
 // Reading a key WATCHes its value key. Scanning a bucket reads the sorted
 // set with ZRANGEBYLEX (or ZREVRANGEBYLEX) in batches and the values with
@@ -52,7 +67,14 @@
 // of one store in one hash slot, which is what allows a WATCH and a
 // MULTI/EXEC over several of them. The trade-off is that one store lives on
 // one shard: a cluster spreads different stores (different prefixes), not
-// the data of one store. The prefix may therefore not contain braces.
+// the data of one store. The prefix must not contain braces, which would
+// change the tag.
+//
+// A cluster client must know the slot before a transaction starts, so with
+// a *redis.ClusterClient (or a *redis.Ring) every transaction first WATCHes
+// {P}:a, one extra round trip; with a *redis.Client it is skipped. A
+// transaction that meets a MOVED reply while the slot migrates fails with
+// that error; it is not retried.
 package redisstore
 
 import (
