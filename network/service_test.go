@@ -160,4 +160,3 @@ func BenchmarkAllocateIP(b *testing.B) {
 		})
 	}
 }
-
