@@ -679,3 +679,29 @@ func TestWorkedExampleOnEveryStore(t *testing.T) {
 		assert.Equal(t, child.Prefixes, third.Prefixes, "freed blocks are reused")
 	})
 }
+
+func TestFamiliesInOrderOfFirstAppearance(t *testing.T) {
+	assert.Equal(t, []network.AddressFamily{network.IPv6, network.IPv4}, network.PrefixFamilies(pfx("2001:db8::/48", "10.0.0.0/8", "fd00::/8")))
+	assert.Empty(t, network.PrefixFamilies(nil))
+}
+
+// A prefix that holds IPs gives no children, and a prefix with children no
+// IPs.
+func TestIPsAndChildrenExcludeEachOther(t *testing.T) {
+	f := newFixture(t)
+	f.super("fra", "10.0.0.0/16")
+	ip, err := f.svc.AllocateIP(ctx, network.AllocateIPRequest{NetworkID: "super-fra", ProjectID: "p"})
+	require.NoError(t, err)
+	f.unchanged(ipam.ErrInUse, func() error {
+		_, err := f.svc.AllocateChild(ctx, network.AllocateRequest{PartitionID: "fra", ProjectID: "p"})
+		return err
+	})
+	_, err = f.svc.FreeIP(ctx, ip.IPAddress)
+	require.NoError(t, err)
+	_, err = f.svc.AllocateChild(ctx, network.AllocateRequest{PartitionID: "fra", ProjectID: "p"})
+	require.NoError(t, err)
+	f.unchanged(ipam.ErrInUse, func() error {
+		_, err := f.svc.AllocateIP(ctx, network.AllocateIPRequest{NetworkID: "super-fra", ProjectID: "p"})
+		return err
+	})
+}
