@@ -218,15 +218,18 @@ func (s *Service) Flaps(ctx context.Context, switchID, port string, since time.T
 }
 
 func sortSwitches(sw []Switch) {
-	less := func(a, b Switch) int {
-		for _, c := range [][2]string{{a.PartitionID, b.PartitionID}, {a.RackID, b.RackID}, {a.ID, b.ID}} {
-			if r := strings.Compare(c[0], c[1]); r != 0 {
-				return r
-			}
-		}
-		return 0
+	slices.SortFunc(sw, func(a, b Switch) int { return compareSwitches(&a, &b) })
+}
+
+// compareSwitches orders switches by partition, rack and id.
+func compareSwitches(a, b *Switch) int {
+	if c := strings.Compare(a.PartitionID, b.PartitionID); c != 0 {
+		return c
 	}
-	slices.SortFunc(sw, less)
+	if c := strings.Compare(a.RackID, b.RackID); c != 0 {
+		return c
+	}
+	return strings.Compare(a.ID, b.ID)
 }
 
 // notFoundPort is the error for a port name a switch does not have.

@@ -72,15 +72,41 @@ type Row struct {
 // row of a switch. Without filters, a connection to a machine missing from
 // machines is an error.
 func ConnectedMachines(switches []Switch, machines map[string]MachineInfo, opts ViewOptions) ([]Row, error) {
-	sorted := slices.Clone(switches)
-	sortSwitches(sorted)
+	sorted := make([]*Switch, len(switches))
+	for i := range switches {
+		sorted[i] = &switches[i]
+	}
+	slices.SortFunc(sorted, func(a, b *Switch) int { return compareSwitches(a, b) })
 	filtered := opts.MachineID != "" || opts.SizeID != ""
-	var rows []Row
+	total := len(switches)
+	for i := range switches {
+		total += len(switches[i].Connections)
+	}
+	rows := make([]Row, 0, total)
 	for _, sw := range sorted {
-		conns := slices.Clone(sw.Connections)
-		slices.SortStableFunc(conns, func(a, b Connection) int { return ComparePortNames(a.Nic.Name, b.Nic.Name) })
-		var crow []Row
-		for _, c := range conns {
+		ports := make(map[string]*Nic, len(sw.Nics))
+		for i := range sw.Nics {
+			ports[sw.Nics[i].Name] = &sw.Nics[i]
+		}
+		// Sort indexes, not the (large) connection values.
+		order := make([]int, len(sw.Connections))
+		for i := range order {
+			order[i] = i
+		}
+		slices.SortFunc(order, func(a, b int) int {
+			ca, cb := &sw.Connections[a], &sw.Connections[b]
+			if c := ComparePortNames(ca.Nic.Name, cb.Nic.Name); c != 0 {
+				return c
+			}
+			if c := strings.Compare(ca.MachineID, cb.MachineID); c != 0 {
+				return c
+			}
+			return cmpInt(a, b)
+		})
+		head := len(rows)
+		rows = append(rows, Row{Switch: true, ID: sw.ID, Partition: sw.PartitionID, Rack: sw.RackID, SwitchID: sw.ID})
+		for _, i := range order {
+			c := &sw.Connections[i]
 			m, known := machines[c.MachineID]
 			if opts.MachineID != "" && c.MachineID != opts.MachineID {
 				continue
@@ -92,21 +118,23 @@ func ConnectedMachines(switches []Switch, machines map[string]MachineInfo, opts 
 				return nil, fmt.Errorf("%w: switch port %s is connected to a machine which does not exist: %q", ErrNotFound, c.Nic.Name, c.MachineID)
 			}
 			port := c.Nic
-			if p := sw.nic(c.Nic.Name); p != nil {
+			if p, ok := ports[c.Nic.Name]; ok {
 				port = *p
 			}
-			r := Row{
+			rows = append(rows, Row{
 				ID: c.MachineID, NIC: nicLabel(port, opts), Identifier: port.EffectiveIdentifier(),
 				Partition: m.Partition, Rack: m.Rack, Size: m.Size, Hostname: m.Hostname,
 				ProductSerial: m.ProductSerial, ChassisSerial: m.ChassisSerial,
 				SwitchID: sw.ID, MachineID: c.MachineID, Port: port.Name, Actual: actualOf(port),
-			}
+			})
 			if b := port.BGPPortState; b != nil {
+				r := &rows[len(rows)-1]
 				r.BGPState, r.BGPStale = b.BgpState, b.Stale
 			}
-			crow = append(crow, r)
 		}
+		crow := rows[head+1:]
 		if filtered && len(crow) == 0 {
+			rows = rows[:head]
 			continue
 		}
 		for i := range crow {
@@ -116,8 +144,6 @@ func ConnectedMachines(switches []Switch, machines map[string]MachineInfo, opts 
 				crow[i].ID = TreeBranch + crow[i].ID
 			}
 		}
-		rows = append(rows, Row{Switch: true, ID: sw.ID, Partition: sw.PartitionID, Rack: sw.RackID, SwitchID: sw.ID})
-		rows = append(rows, crow...)
 	}
 	return rows, nil
 }
