@@ -1,7 +1,9 @@
 package switchstate
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"sort"
 	"strings"
@@ -128,9 +130,10 @@ func (s *Service) notifyTx(tx backends.Tx, id string, req *NotifyRequest, ports 
 	return NotifyResponse{ID: id, LastSync: st.LastSync, LastSyncError: st.LastSyncError}, nil
 }
 
-// storeBGP applies one BGP report of a switch.
+// storeBGP applies one BGP report of a switch. The stored form is compared
+// as bytes, so an unchanged session costs one encode and no decode.
 func (s *Service) storeBGP(tx backends.Tx, sw *Switch, report map[string]BGPPortState, now time.Time) error {
-	stored, err := loadBGP(tx, sw.ID)
+	stored, err := loadBGPRaw(tx, sw.ID)
 	if err != nil {
 		return err
 	}
@@ -151,20 +154,31 @@ func (s *Service) storeBGP(tx backends.Tx, sw *Switch, report map[string]BGPPort
 	}
 	sort.Strings(names)
 	for _, name := range names {
-		old, had := stored[name]
+		oldRaw, had := stored[name]
 		cur, has := report[name]
 		has = has && isPort[name]
-		switch {
-		case had && !has:
-			if err := tx.Delete(bgpBucket(sw.ID), bgpKey(name)); err != nil {
-				return err
+		var curRaw []byte
+		if has {
+			if curRaw, err = encodeBGP(cur); err != nil {
+				return fmt.Errorf("switchstate: encode BGP state of %q port %q: %w", sw.ID, name, err)
 			}
-		case has && (!had || !old.sameStored(cur)):
-			if err := putBGP(tx, sw.ID, name, cur); err != nil {
-				return err
+			if had && bytes.Equal(oldRaw, curRaw) {
+				continue
 			}
-		default:
-			continue
+		}
+		var old BGPPortState
+		if had {
+			if err := json.Unmarshal(oldRaw, &old); err != nil {
+				return fmt.Errorf("switchstate: decode BGP state of %q port %q: %w", sw.ID, name, err)
+			}
+		}
+		if has {
+			err = tx.Put(bgpBucket(sw.ID), bgpKey(name), curRaw)
+		} else {
+			err = tx.Delete(bgpBucket(sw.ID), bgpKey(name))
+		}
+		if err != nil {
+			return err
 		}
 		from, to := "", ""
 		if had {

@@ -205,8 +205,24 @@ func loadBGP(tx backends.Tx, id string) (map[string]BGPPortState, error) {
 	return out, err
 }
 
+// loadBGPRaw reads the stored BGP port states of a switch undecoded.
+func loadBGPRaw(tx backends.Tx, id string) (map[string][]byte, error) {
+	out := map[string][]byte{}
+	err := tx.Ascend(bgpBucket(id), nil, func(k, v []byte) (bool, error) {
+		out[string(k)] = v
+		return true, nil
+	})
+	return out, err
+}
+
+// encodeBGP returns the stored form of a BGP port state: the seven stored
+// fields, always in the same order, so equal states give equal bytes.
+func encodeBGP(st BGPPortState) ([]byte, error) {
+	return json.Marshal(st.stored())
+}
+
 func putBGP(tx backends.Tx, id, port string, st BGPPortState) error {
-	raw, err := json.Marshal(st.stored())
+	raw, err := encodeBGP(st)
 	if err != nil {
 		return fmt.Errorf("switchstate: encode BGP state of %q port %q: %w", id, port, err)
 	}
