@@ -200,13 +200,13 @@ func TestMiddlewarePanic(t *testing.T) {
 
 func TestMiddlewareFlushAndHijack(t *testing.T) {
 	tr := newTrail(t, storetest.New(t, "memstore"), nil)
-	var flushErr, hijackErr error
+	errs := make(chan error, 2)
 	mw := Middleware(tr, nil)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rc := http.NewResponseController(w)
 		_, _ = w.Write([]byte("part"))
-		flushErr = rc.Flush()
+		errs <- rc.Flush()
 		conn, _, err := rc.Hijack()
-		hijackErr = err
+		errs <- err
 		if err == nil {
 			_ = conn.Close()
 		}
@@ -217,8 +217,8 @@ func TestMiddlewareFlushAndHijack(t *testing.T) {
 	if err == nil {
 		_ = resp.Body.Close()
 	}
-	require.NoError(t, flushErr)
-	require.NoError(t, hijackErr)
+	require.NoError(t, <-errs, "flush")
+	require.NoError(t, <-errs, "hijack")
 }
 
 func TestMiddlewareBadPattern(t *testing.T) {
