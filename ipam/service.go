@@ -5,35 +5,56 @@ import (
 	"math/big"
 	"net/netip"
 
+	"github.com/metalkit/metalkit/audit"
 	"github.com/metalkit/metalkit/backends"
 )
 
-// Options configures a Service. A nil *Options means defaults; there are no
-// options yet.
-type Options struct{}
+// Options configures a Service. A nil *Options means defaults.
+type Options struct {
+	// Trail records one event entry per committed change (detail
+	// "ipam.<operation>", path the prefix or pool); nil records nothing.
+	Trail *audit.Trail
+}
 
 // Service runs each transaction function of this package in its own
 // store transaction: Store.Update for changes, Store.View for reads. It is
 // safe for concurrent use; concurrency control is the store's. Callers that
 // need several operations to commit together call the transaction functions
 // inside their own Store.Update instead.
+//
+// Every changing method takes an optional audit.Actor: who asked for the
+// change, recorded in the event entry.
 type Service struct {
 	store backends.Store
+	trail *audit.Trail
 }
 
 // New returns a Service over store.
-func New(store backends.Store, _ *Options) *Service {
-	return &Service{store: store}
+func New(store backends.Store, opts *Options) *Service {
+	s := &Service{store: store}
+	if opts != nil {
+		s.trail = opts.Trail
+	}
+	return s
+}
+
+// update runs fn in one Update that also records the change's event.
+func (s *Service) update(ctx context.Context, actor []audit.Actor, detail, path string, body any, fn func(tx backends.Tx) error) error {
+	ev := &audit.Event{Detail: detail, Path: path, Body: body}
+	if len(actor) > 0 {
+		ev.Actor = actor[0]
+	}
+	return s.trail.Update(ctx, s.store, ev, fn)
 }
 
 // CreatePrefix runs CreatePrefix in one Update.
-func (s *Service) CreatePrefix(ctx context.Context, p netip.Prefix) error {
-	return s.store.Update(ctx, func(tx backends.Tx) error { return CreatePrefix(tx, p) })
+func (s *Service) CreatePrefix(ctx context.Context, p netip.Prefix, actor ...audit.Actor) error {
+	return s.update(ctx, actor, "ipam.createprefix", "prefix/"+p.String(), map[string]any{"prefix": p}, func(tx backends.Tx) error { return CreatePrefix(tx, p) })
 }
 
 // DeletePrefix runs DeletePrefix in one Update.
-func (s *Service) DeletePrefix(ctx context.Context, p netip.Prefix) error {
-	return s.store.Update(ctx, func(tx backends.Tx) error { return DeletePrefix(tx, p) })
+func (s *Service) DeletePrefix(ctx context.Context, p netip.Prefix, actor ...audit.Actor) error {
+	return s.update(ctx, actor, "ipam.deleteprefix", "prefix/"+p.String(), map[string]any{"prefix": p}, func(tx backends.Tx) error { return DeletePrefix(tx, p) })
 }
 
 // GetPrefix runs GetPrefix in one View.
@@ -67,9 +88,9 @@ func (s *Service) Children(ctx context.Context, p netip.Prefix) ([]netip.Prefix,
 }
 
 // AcquireChild runs AcquireChild in one Update.
-func (s *Service) AcquireChild(ctx context.Context, parent netip.Prefix, bits int) (netip.Prefix, error) {
+func (s *Service) AcquireChild(ctx context.Context, parent netip.Prefix, bits int, actor ...audit.Actor) (netip.Prefix, error) {
 	var out netip.Prefix
-	err := s.store.Update(ctx, func(tx backends.Tx) (err error) {
+	err := s.update(ctx, actor, "ipam.acquirechild", "prefix/"+parent.String(), map[string]any{"parent": parent, "length": bits}, func(tx backends.Tx) (err error) {
 		out, err = AcquireChild(tx, parent, bits)
 		return err
 	})
@@ -77,19 +98,19 @@ func (s *Service) AcquireChild(ctx context.Context, parent netip.Prefix, bits in
 }
 
 // AcquireSpecificChild runs AcquireSpecificChild in one Update.
-func (s *Service) AcquireSpecificChild(ctx context.Context, parent, child netip.Prefix) error {
-	return s.store.Update(ctx, func(tx backends.Tx) error { return AcquireSpecificChild(tx, parent, child) })
+func (s *Service) AcquireSpecificChild(ctx context.Context, parent, child netip.Prefix, actor ...audit.Actor) error {
+	return s.update(ctx, actor, "ipam.acquirechild", "prefix/"+parent.String(), map[string]any{"parent": parent, "child": child}, func(tx backends.Tx) error { return AcquireSpecificChild(tx, parent, child) })
 }
 
 // ReleaseChild runs ReleaseChild in one Update.
-func (s *Service) ReleaseChild(ctx context.Context, parent, child netip.Prefix) error {
-	return s.store.Update(ctx, func(tx backends.Tx) error { return ReleaseChild(tx, parent, child) })
+func (s *Service) ReleaseChild(ctx context.Context, parent, child netip.Prefix, actor ...audit.Actor) error {
+	return s.update(ctx, actor, "ipam.releasechild", "prefix/"+parent.String(), map[string]any{"parent": parent, "child": child}, func(tx backends.Tx) error { return ReleaseChild(tx, parent, child) })
 }
 
 // AcquireIP runs AcquireIP in one Update.
-func (s *Service) AcquireIP(ctx context.Context, p netip.Prefix) (netip.Addr, error) {
+func (s *Service) AcquireIP(ctx context.Context, p netip.Prefix, actor ...audit.Actor) (netip.Addr, error) {
 	var out netip.Addr
-	err := s.store.Update(ctx, func(tx backends.Tx) (err error) {
+	err := s.update(ctx, actor, "ipam.acquireip", "prefix/"+p.String(), map[string]any{"prefix": p}, func(tx backends.Tx) (err error) {
 		out, err = AcquireIP(tx, p)
 		return err
 	})
@@ -97,13 +118,13 @@ func (s *Service) AcquireIP(ctx context.Context, p netip.Prefix) (netip.Addr, er
 }
 
 // AcquireSpecificIP runs AcquireSpecificIP in one Update.
-func (s *Service) AcquireSpecificIP(ctx context.Context, p netip.Prefix, a netip.Addr) error {
-	return s.store.Update(ctx, func(tx backends.Tx) error { return AcquireSpecificIP(tx, p, a) })
+func (s *Service) AcquireSpecificIP(ctx context.Context, p netip.Prefix, a netip.Addr, actor ...audit.Actor) error {
+	return s.update(ctx, actor, "ipam.acquireip", "prefix/"+p.String(), map[string]any{"prefix": p, "ip": a}, func(tx backends.Tx) error { return AcquireSpecificIP(tx, p, a) })
 }
 
 // ReleaseIP runs ReleaseIP in one Update.
-func (s *Service) ReleaseIP(ctx context.Context, p netip.Prefix, a netip.Addr) error {
-	return s.store.Update(ctx, func(tx backends.Tx) error { return ReleaseIP(tx, p, a) })
+func (s *Service) ReleaseIP(ctx context.Context, p netip.Prefix, a netip.Addr, actor ...audit.Actor) error {
+	return s.update(ctx, actor, "ipam.releaseip", "prefix/"+p.String(), map[string]any{"prefix": p, "ip": a}, func(tx backends.Tx) error { return ReleaseIP(tx, p, a) })
 }
 
 // Usage runs GetUsage in one View.
@@ -127,13 +148,13 @@ func (s *Service) FreeBlocks(ctx context.Context, p netip.Prefix, bits int) (*bi
 }
 
 // CreatePool runs CreatePool in one Update.
-func (s *Service) CreatePool(ctx context.Context, name string, min, max uint64) error {
-	return s.store.Update(ctx, func(tx backends.Tx) error { return CreatePool(tx, name, min, max) })
+func (s *Service) CreatePool(ctx context.Context, name string, min, max uint64, actor ...audit.Actor) error {
+	return s.update(ctx, actor, "ipam.createpool", "pool/"+name, map[string]any{"name": name, "min": min, "max": max}, func(tx backends.Tx) error { return CreatePool(tx, name, min, max) })
 }
 
 // DeletePool runs DeletePool in one Update.
-func (s *Service) DeletePool(ctx context.Context, name string) error {
-	return s.store.Update(ctx, func(tx backends.Tx) error { return DeletePool(tx, name) })
+func (s *Service) DeletePool(ctx context.Context, name string, actor ...audit.Actor) error {
+	return s.update(ctx, actor, "ipam.deletepool", "pool/"+name, map[string]any{"name": name}, func(tx backends.Tx) error { return DeletePool(tx, name) })
 }
 
 // GetPool runs GetPool in one View.
@@ -147,9 +168,9 @@ func (s *Service) GetPool(ctx context.Context, name string) (Pool, error) {
 }
 
 // AcquireInt runs AcquireInt in one Update.
-func (s *Service) AcquireInt(ctx context.Context, name string) (uint64, error) {
+func (s *Service) AcquireInt(ctx context.Context, name string, actor ...audit.Actor) (uint64, error) {
 	var out uint64
-	err := s.store.Update(ctx, func(tx backends.Tx) (err error) {
+	err := s.update(ctx, actor, "ipam.acquireint", "pool/"+name, map[string]any{"name": name}, func(tx backends.Tx) (err error) {
 		out, err = AcquireInt(tx, name)
 		return err
 	})
@@ -157,20 +178,20 @@ func (s *Service) AcquireInt(ctx context.Context, name string) (uint64, error) {
 }
 
 // AcquireSpecificInt runs AcquireSpecificInt in one Update.
-func (s *Service) AcquireSpecificInt(ctx context.Context, name string, v uint64) error {
-	return s.store.Update(ctx, func(tx backends.Tx) error { return AcquireSpecificInt(tx, name, v) })
+func (s *Service) AcquireSpecificInt(ctx context.Context, name string, v uint64, actor ...audit.Actor) error {
+	return s.update(ctx, actor, "ipam.acquireint", "pool/"+name, map[string]any{"name": name, "value": v}, func(tx backends.Tx) error { return AcquireSpecificInt(tx, name, v) })
 }
 
 // ReleaseInt runs ReleaseInt in one Update.
-func (s *Service) ReleaseInt(ctx context.Context, name string, v uint64) error {
-	return s.store.Update(ctx, func(tx backends.Tx) error { return ReleaseInt(tx, name, v) })
+func (s *Service) ReleaseInt(ctx context.Context, name string, v uint64, actor ...audit.Actor) error {
+	return s.update(ctx, actor, "ipam.releaseint", "pool/"+name, map[string]any{"name": name, "value": v}, func(tx backends.Tx) error { return ReleaseInt(tx, name, v) })
 }
 
 // ImportGoIPAM runs ImportGoIPAM in one Update, so an invalid dump imports
 // nothing.
-func (s *Service) ImportGoIPAM(ctx context.Context, dump []byte) (ImportStats, error) {
+func (s *Service) ImportGoIPAM(ctx context.Context, dump []byte, actor ...audit.Actor) (ImportStats, error) {
 	var out ImportStats
-	err := s.store.Update(ctx, func(tx backends.Tx) (err error) {
+	err := s.update(ctx, actor, "ipam.importgoipam", "prefix/", map[string]any{"bytes": len(dump)}, func(tx backends.Tx) (err error) {
 		out, err = ImportGoIPAM(tx, dump)
 		return err
 	})
