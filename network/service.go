@@ -83,11 +83,46 @@ func firstActor(actor []audit.Actor) audit.Actor {
 	return audit.Actor{}
 }
 
-// mutate runs fn in one Update that also records the event (when the
-// service has a trail).
-func (s *Service) mutate(ctx context.Context, actor []audit.Actor, detail, path string, body any, fn func(tx backends.Tx, ev *audit.Event) error) error {
+// mutate runs fn in one Update that also records the change's event (when
+// the service has a trail) and returns fn's result once committed. fn may
+// set the event's path once the entity is known.
+func mutate[T any](ctx context.Context, s *Service, actor []audit.Actor, detail, path string, body any, fn func(tx backends.Tx, ev *audit.Event) (T, error)) (T, error) {
 	ev := &audit.Event{Actor: firstActor(actor), Detail: detail, Path: path, Body: body}
-	return s.trail.Update(ctx, s.store, ev, func(tx backends.Tx) error { return fn(tx, ev) })
+	var out T
+	err := s.trail.Update(ctx, s.store, ev, func(tx backends.Tx) error {
+		var err error
+		out, err = fn(tx, ev)
+		return err
+	})
+	if err != nil {
+		var zero T
+		return zero, err
+	}
+	return out, nil
+}
+
+// view runs fn in one View and returns its result.
+func view[T any](ctx context.Context, s *Service, fn func(tx backends.Tx) (T, error)) (T, error) {
+	var out T
+	err := s.store.View(ctx, func(tx backends.Tx) error {
+		var err error
+		out, err = fn(tx)
+		return err
+	})
+	if err != nil {
+		var zero T
+		return zero, err
+	}
+	return out, nil
+}
+
+// withUsage adds consumption to the network a transaction function
+// returns.
+func withUsage(tx backends.Tx, n *Network, err error) (*Network, error) {
+	if err != nil {
+		return nil, err
+	}
+	return n, withConsumption(tx, n)
 }
 
 func (s *Service) checkPartition(ctx context.Context, id string) error {
@@ -123,37 +158,19 @@ func (s *Service) Create(ctx context.Context, req CreateRequest, actor ...audit.
 	if req.ID == "" {
 		req.ID = env.NewID()
 	}
-	var out *Network
-	err := s.mutate(ctx, actor, "network.create", "network/"+req.ID, req, func(tx backends.Tx, _ *audit.Event) error {
+	return mutate(ctx, s, actor, "network.create", "network/"+req.ID, req, func(tx backends.Tx, _ *audit.Event) (*Network, error) {
 		n, err := CreateTx(tx, env, req)
-		if err != nil {
-			return err
-		}
-		out = n
-		return withConsumption(tx, n)
+		return withUsage(tx, n, err)
 	})
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
 }
 
 // Update changes a network (an admin's operation).
 func (s *Service) Update(ctx context.Context, req UpdateRequest, actor ...audit.Actor) (*Network, error) {
 	env := s.env()
-	var out *Network
-	err := s.mutate(ctx, actor, "network.update", "network/"+req.ID, req, func(tx backends.Tx, _ *audit.Event) error {
+	return mutate(ctx, s, actor, "network.update", "network/"+req.ID, req, func(tx backends.Tx, _ *audit.Event) (*Network, error) {
 		n, err := UpdateTx(tx, env, req)
-		if err != nil {
-			return err
-		}
-		out = n
-		return withConsumption(tx, n)
+		return withUsage(tx, n, err)
 	})
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
 }
 
 // AllocateChild allocates a child network of the partition's super network
@@ -168,74 +185,36 @@ func (s *Service) AllocateChild(ctx context.Context, req AllocateRequest, actor 
 	env := s.env()
 	id := env.NewID()
 	env.NewID = func() string { return id }
-	var out *Network
-	err := s.mutate(ctx, actor, "network.allocatechild", "network/"+id, req, func(tx backends.Tx, _ *audit.Event) error {
+	return mutate(ctx, s, actor, "network.allocatechild", "network/"+id, req, func(tx backends.Tx, _ *audit.Event) (*Network, error) {
 		n, err := AllocateChildTx(tx, env, req)
-		if err != nil {
-			return err
-		}
-		out = n
-		return withConsumption(tx, n)
+		return withUsage(tx, n, err)
 	})
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
 }
 
 // Free frees a child network (a user's operation): its blocks and its VRF
 // return, in one step. It fails while the child holds IPs.
 func (s *Service) Free(ctx context.Context, id string, actor ...audit.Actor) (*Network, error) {
-	var out *Network
-	err := s.mutate(ctx, actor, "network.free", "network/"+id, map[string]string{"id": id}, func(tx backends.Tx, _ *audit.Event) error {
-		n, err := FreeTx(tx, id)
-		out = n
-		return err
+	return mutate(ctx, s, actor, "network.free", "network/"+id, map[string]string{"id": id}, func(tx backends.Tx, _ *audit.Event) (*Network, error) {
+		return FreeTx(tx, id)
 	})
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
 }
 
 // Delete deletes a network (an admin's operation). It fails while the
 // network has children or holds IPs.
 func (s *Service) Delete(ctx context.Context, id string, actor ...audit.Actor) (*Network, error) {
-	var out *Network
-	err := s.mutate(ctx, actor, "network.delete", "network/"+id, map[string]string{"id": id}, func(tx backends.Tx, _ *audit.Event) error {
-		n, err := DeleteTx(tx, id)
-		out = n
-		return err
+	return mutate(ctx, s, actor, "network.delete", "network/"+id, map[string]string{"id": id}, func(tx backends.Tx, _ *audit.Event) (*Network, error) {
+		return DeleteTx(tx, id)
 	})
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
 }
 
 // Get returns a network with its consumption.
 func (s *Service) Get(ctx context.Context, id string) (*Network, error) {
-	var out *Network
-	err := s.store.View(ctx, func(tx backends.Tx) error {
-		n, err := GetWithConsumptionTx(tx, id)
-		out = n
-		return err
-	})
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
+	return view(ctx, s, func(tx backends.Tx) (*Network, error) { return GetWithConsumptionTx(tx, id) })
 }
 
 // List returns the networks matching f, ordered by id, with consumption.
 func (s *Service) List(ctx context.Context, f Filter) ([]*Network, error) {
-	var out []*Network
-	err := s.store.View(ctx, func(tx backends.Tx) error {
-		n, err := ListTx(tx, f)
-		out = n
-		return err
-	})
-	return out, err
+	return view(ctx, s, func(tx backends.Tx) ([]*Network, error) { return ListTx(tx, f) })
 }
 
 // AllocateIP allocates an IP of a network.
@@ -244,72 +223,37 @@ func (s *Service) AllocateIP(ctx context.Context, req AllocateIPRequest, actor .
 		return nil, err
 	}
 	env := s.env()
-	var out *IP
-	err := s.mutate(ctx, actor, "ip.allocate", "ip/", req, func(tx backends.Tx, ev *audit.Event) error {
+	return mutate(ctx, s, actor, "ip.allocate", "ip/", req, func(tx backends.Tx, ev *audit.Event) (*IP, error) {
 		ip, err := AllocateIPTx(tx, env, req)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		ev.Path = "ip/" + ip.IPAddress.String()
-		out = ip
-		return nil
+		return ip, nil
 	})
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
 }
 
 // UpdateIP changes an IP's name, description, tags or type.
 func (s *Service) UpdateIP(ctx context.Context, req UpdateIPRequest, actor ...audit.Actor) (*IP, error) {
 	env := s.env()
-	var out *IP
-	err := s.mutate(ctx, actor, "ip.update", "ip/"+req.IPAddress.String(), req, func(tx backends.Tx, _ *audit.Event) error {
-		ip, err := UpdateIPTx(tx, env, req)
-		out = ip
-		return err
+	return mutate(ctx, s, actor, "ip.update", "ip/"+req.IPAddress.String(), req, func(tx backends.Tx, _ *audit.Event) (*IP, error) {
+		return UpdateIPTx(tx, env, req)
 	})
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
 }
 
 // FreeIP releases an IP that is not bound to a machine.
 func (s *Service) FreeIP(ctx context.Context, addr netip.Addr, actor ...audit.Actor) (*IP, error) {
-	var out *IP
-	err := s.mutate(ctx, actor, "ip.free", "ip/"+addr.String(), map[string]string{"ipaddress": addr.String()}, func(tx backends.Tx, _ *audit.Event) error {
-		ip, err := FreeIPTx(tx, addr)
-		out = ip
-		return err
+	return mutate(ctx, s, actor, "ip.free", "ip/"+addr.String(), map[string]string{"ipaddress": addr.String()}, func(tx backends.Tx, _ *audit.Event) (*IP, error) {
+		return FreeIPTx(tx, addr)
 	})
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
 }
 
 // GetIP returns the IP record of an address.
 func (s *Service) GetIP(ctx context.Context, addr netip.Addr) (*IP, error) {
-	var out *IP
-	err := s.store.View(ctx, func(tx backends.Tx) error {
-		ip, err := getIP(tx, addr)
-		out = ip
-		return err
-	})
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
+	return view(ctx, s, func(tx backends.Tx) (*IP, error) { return GetIPTx(tx, addr) })
 }
 
 // ListIPs returns the IPs matching f in address order.
 func (s *Service) ListIPs(ctx context.Context, f IPFilter) ([]*IP, error) {
-	var out []*IP
-	err := s.store.View(ctx, func(tx backends.Tx) error {
-		ips, err := ListIPsTx(tx, f)
-		out = ips
-		return err
-	})
-	return out, err
+	return view(ctx, s, func(tx backends.Tx) ([]*IP, error) { return ListIPsTx(tx, f) })
 }
