@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
-	"strings"
 
 	"github.com/metalkit/metalkit/backends"
 )
@@ -251,8 +250,4 @@ func ReleaseIPTx(tx backends.Tx, ip *IP) error {
 		return err
 	}
 	return deleteIP(tx, ip)
-}
-
-func hasTag(tags []string, prefix string) bool {
-	return slices.ContainsFunc(tags, func(t string) bool { return strings.HasPrefix(t, prefix) })
 }
