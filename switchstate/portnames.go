@@ -11,8 +11,8 @@ import (
 const (
 	sonicPrefix   = "Ethernet"
 	cumulusPrefix = "swp"
-	// maxPortNumber bounds the numbers of a port name so that lines never
-	// overflow.
+	// maxPortNumber bounds the numbers of a port name and its line, so
+	// that lines never overflow and every line has a name in both namings.
 	maxPortNumber = 1 << 24
 )
 
@@ -66,7 +66,11 @@ func PortLine(name string, vendor Vendor) (int, error) {
 				return bad("the breakout lane must be 0 to 3")
 			}
 		}
-		return (x-1)*4 + y, nil
+		line := (x-1)*4 + y
+		if line > maxPortNumber {
+			return bad("the line is too large")
+		}
+		return line, nil
 	}
 	return bad("unknown vendor")
 }
