@@ -488,7 +488,9 @@ func testClosed(t *testing.T, s backends.Store) {
 	require.ErrorIs(t, s.Close(), backends.ErrClosed)
 }
 
-func increment(tx backends.Tx, bucket string, k []byte) error {
+// Increment adds one to the 8-byte big-endian counter under k in bucket
+// (an absent key counts as 0). Adapters' own concurrency tests use it.
+func Increment(tx backends.Tx, bucket string, k []byte) error {
 	var n uint64
 	v, err := tx.Get(bucket, k)
 	switch {
@@ -504,7 +506,8 @@ func increment(tx backends.Tx, bucket string, k []byte) error {
 	return tx.Put(bucket, k, binary.BigEndian.AppendUint64(nil, n+1))
 }
 
-func counter(t *testing.T, s backends.Store, bucket string, k []byte) uint64 {
+// Counter reads the counter Increment keeps under k in bucket.
+func Counter(t *testing.T, s backends.Store, bucket string, k []byte) uint64 {
 	t.Helper()
 	var n uint64
 	require.NoError(t, s.View(ctx, func(tx backends.Tx) error {
@@ -535,7 +538,7 @@ func testConflictRetry(t *testing.T, s backends.Store) {
 	go func() {
 		errc <- s.Update(ctx, func(tx backends.Tx) error {
 			runs.Add(1)
-			if err := increment(tx, "c", k); err != nil {
+			if err := Increment(tx, "c", k); err != nil {
 				return err
 			}
 			once.Do(func() {
@@ -546,9 +549,9 @@ func testConflictRetry(t *testing.T, s backends.Store) {
 		})
 	}()
 	<-read
-	require.NoError(t, s.Update(ctx, func(tx backends.Tx) error { return increment(tx, "c", k) }))
+	require.NoError(t, s.Update(ctx, func(tx backends.Tx) error { return Increment(tx, "c", k) }))
 	require.NoError(t, <-errc)
-	assert.Equal(t, uint64(2), counter(t, s, "c", k))
+	assert.Equal(t, uint64(2), Counter(t, s, "c", k))
 	assert.GreaterOrEqual(t, runs.Load(), int32(1))
 }
 
@@ -570,13 +573,13 @@ func testConcurrentIncrements(t *testing.T, s backends.Store) {
 			for r := 0; r < rounds; r++ {
 				a, b := (w+r)%keys, (w+2*r+1)%keys
 				err := s.Update(ctx, func(tx backends.Tx) error {
-					if err := increment(tx, "c1", key(a)); err != nil {
+					if err := Increment(tx, "c1", key(a)); err != nil {
 						return err
 					}
-					if err := increment(tx, "c2", key(b)); err != nil {
+					if err := Increment(tx, "c2", key(b)); err != nil {
 						return err
 					}
-					return increment(tx, "total", []byte("all"))
+					return Increment(tx, "total", []byte("all"))
 				})
 				if err != nil {
 					errs <- fmt.Errorf("worker %d round %d: %w", w, r, err)
@@ -598,10 +601,10 @@ func testConcurrentIncrements(t *testing.T, s backends.Store) {
 		}
 	}
 	for i := 0; i < keys; i++ {
-		assert.Equal(t, want1[i], counter(t, s, "c1", key(i)), "c1 key %d", i)
-		assert.Equal(t, want2[i], counter(t, s, "c2", key(i)), "c2 key %d", i)
+		assert.Equal(t, want1[i], Counter(t, s, "c1", key(i)), "c1 key %d", i)
+		assert.Equal(t, want2[i], Counter(t, s, "c2", key(i)), "c2 key %d", i)
 	}
-	assert.Equal(t, uint64(workers*rounds), counter(t, s, "total", []byte("all")))
+	assert.Equal(t, uint64(workers*rounds), Counter(t, s, "total", []byte("all")))
 }
 
 // testUncommittedInvisible checks that a running Update's writes are not

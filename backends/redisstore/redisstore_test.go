@@ -2,7 +2,6 @@ package redisstore_test
 
 import (
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"net"
@@ -83,36 +82,6 @@ func TestNewOptions(t *testing.T) {
 	require.NoError(t, client.Close(), "Close of the store must leave the client open")
 }
 
-func counterValue(t *testing.T, s backends.Store, bucket string, k []byte) uint64 {
-	t.Helper()
-	var n uint64
-	require.NoError(t, s.View(ctx, func(tx backends.Tx) error {
-		v, err := tx.Get(bucket, k)
-		if errors.Is(err, backends.ErrNotFound) {
-			n = 0
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		n = binary.BigEndian.Uint64(v)
-		return nil
-	}))
-	return n
-}
-
-func increment(tx backends.Tx, bucket string, k []byte) error {
-	var n uint64
-	v, err := tx.Get(bucket, k)
-	switch {
-	case errors.Is(err, backends.ErrNotFound):
-	case err != nil:
-		return err
-	default:
-		n = binary.BigEndian.Uint64(v)
-	}
-	return tx.Put(bucket, k, binary.BigEndian.AppendUint64(nil, n+1))
-}
 
 // Environment of the child processes of TestTwoProcesses.
 const (
@@ -156,9 +125,9 @@ func TestTwoProcesses(t *testing.T) {
 	}
 	s := newStore(t, srv.Client(t), &redisstore.Options{KeyPrefix: prefix})
 	for k := 0; k < processKeys; k++ {
-		assert.Equal(t, uint64(2*processRounds), counterValue(t, s, "counters", []byte{byte(k)}), "key %d", k)
+		assert.Equal(t, uint64(2*processRounds), backendtest.Counter(t, s, "counters", []byte{byte(k)}), "key %d", k)
 	}
-	assert.Equal(t, uint64(2*processRounds), counterValue(t, s, "total", []byte("all")))
+	assert.Equal(t, uint64(2*processRounds), backendtest.Counter(t, s, "total", []byte("all")))
 }
 
 func runChild(t *testing.T, addr, prefix string) {
@@ -168,11 +137,11 @@ func runChild(t *testing.T, addr, prefix string) {
 	for r := 0; r < processRounds; r++ {
 		for k := 0; k < processKeys; k++ {
 			err := s.Update(ctx, func(tx backends.Tx) error {
-				if err := increment(tx, "counters", []byte{byte(k)}); err != nil {
+				if err := backendtest.Increment(tx, "counters", []byte{byte(k)}); err != nil {
 					return err
 				}
 				if k == 0 {
-					return increment(tx, "total", []byte("all"))
+					return backendtest.Increment(tx, "total", []byte("all"))
 				}
 				return nil
 			})
@@ -490,7 +459,7 @@ func TestPanicReleasesConnection(t *testing.T) {
 		})
 	}()
 	touch()
-	require.NoError(t, s.Update(ctx, func(tx backends.Tx) error { return increment(tx, "c", []byte("n")) }))
+	require.NoError(t, s.Update(ctx, func(tx backends.Tx) error { return backendtest.Increment(tx, "c", []byte("n")) }))
 
 	boom := errors.New("boom")
 	err := s.Update(ctx, func(tx backends.Tx) error {
@@ -500,8 +469,8 @@ func TestPanicReleasesConnection(t *testing.T) {
 	})
 	require.ErrorIs(t, err, boom)
 	touch()
-	require.NoError(t, s.Update(ctx, func(tx backends.Tx) error { return increment(tx, "c", []byte("n")) }))
-	assert.Equal(t, uint64(2), counterValue(t, s, "c", []byte("n")))
+	require.NoError(t, s.Update(ctx, func(tx backends.Tx) error { return backendtest.Increment(tx, "c", []byte("n")) }))
+	assert.Equal(t, uint64(2), backendtest.Counter(t, s, "c", []byte("n")))
 }
 
 // TestTxAfterFunction checks that a Tx kept past its function fails
