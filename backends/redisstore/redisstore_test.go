@@ -82,7 +82,6 @@ func TestNewOptions(t *testing.T) {
 	require.NoError(t, client.Close(), "Close of the store must leave the client open")
 }
 
-
 // Environment of the child processes of TestTwoProcesses.
 const (
 	childAddrEnv   = "METALKIT_REDISSTORE_CHILD_ADDR"
