@@ -42,14 +42,7 @@ func (t *Trail) Compress(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	n := 0
-	for _, day := range days {
-		if err := t.compressDay(ctx, day); err != nil {
-			return n, fmt.Errorf("audit: compress day %s: %w", day, err)
-		}
-		n++
-	}
-	return n, nil
+	return eachDay(days, "compress", func(day string) error { return t.compressDay(ctx, day) })
 }
 
 func (t *Trail) compressDay(ctx context.Context, day string) error {

@@ -44,14 +44,18 @@ func (t *Trail) Retain(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	n := 0
-	for _, day := range days {
-		if err := t.dropDay(ctx, day); err != nil {
-			return n, fmt.Errorf("audit: drop day %s: %w", day, err)
+	return eachDay(days, "drop", func(day string) error { return t.dropDay(ctx, day) })
+}
+
+// eachDay runs fn for each day in order and returns how many succeeded; it
+// stops at the first error, which names the verb and the day.
+func eachDay(days []string, verb string, fn func(day string) error) (int, error) {
+	for n, day := range days {
+		if err := fn(day); err != nil {
+			return n, fmt.Errorf("audit: %s day %s: %w", verb, day, err)
 		}
-		n++
 	}
-	return n, nil
+	return len(days), nil
 }
 
 // RunRetention calls Retain now and then every interval, and Compress after

@@ -14,6 +14,20 @@ func hasChildren(sp span, r *record) error {
 	return nil
 }
 
+// loadAddr loads prefix p, checks that a lies in it and returns a as a
+// number and whether it is a reserved address.
+func loadAddr(tx backends.Tx, p netip.Prefix, a netip.Addr) (span, record, u128, bool, error) {
+	sp, r, err := loadRecord(tx, p)
+	if err != nil {
+		return span{}, record{}, u128{}, false, err
+	}
+	if err := checkAddr(sp, a); err != nil {
+		return span{}, record{}, u128{}, false, err
+	}
+	u := addrToU(a)
+	return sp, r, u, sp.isReserved(u), nil
+}
+
 // AcquireIP takes the lowest free address of prefix p; released addresses
 // are reused lowest first. It fails with ErrNotFound for an unregistered
 // prefix, with ErrInUse if p has child prefixes, and with ErrExhausted when
@@ -44,15 +58,11 @@ func AcquireIP(tx backends.Tx, p netip.Prefix) (netip.Addr, error) {
 // with ErrInUse if p has child prefixes. Cost: one Get, one seek and at
 // most three writes.
 func AcquireSpecificIP(tx backends.Tx, p netip.Prefix, a netip.Addr) error {
-	sp, r, err := loadRecord(tx, p)
+	sp, r, u, reserved, err := loadAddr(tx, p, a)
 	if err != nil {
 		return err
 	}
-	if err := checkAddr(sp, a); err != nil {
-		return err
-	}
-	u := addrToU(a)
-	if sp.isReserved(u) {
+	if reserved {
 		return fmt.Errorf("ipam: prefix %s: address %s is reserved: %w: %w", p, a, ErrAlreadyAllocated, ErrReserved)
 	}
 	if err := hasChildren(sp, &r); err != nil {
@@ -74,15 +84,11 @@ func AcquireSpecificIP(tx backends.Tx, p netip.Prefix, a netip.Addr) error {
 // ErrInvalidArgument if a is not in p. Cost: one Get, two seeks and at most
 // three writes.
 func ReleaseIP(tx backends.Tx, p netip.Prefix, a netip.Addr) error {
-	sp, r, err := loadRecord(tx, p)
+	sp, r, u, reserved, err := loadAddr(tx, p, a)
 	if err != nil {
 		return err
 	}
-	if err := checkAddr(sp, a); err != nil {
-		return err
-	}
-	u := addrToU(a)
-	if sp.isReserved(u) {
+	if reserved {
 		return fmt.Errorf("ipam: prefix %s: address %s is reserved and cannot be released: %w", p, a, ErrReserved)
 	}
 	ok, err := sp.ips(tx).release(u)

@@ -214,16 +214,7 @@ func SetMachineVRF(tx backends.Tx, machineID, vrf string) error {
 	if err := checkVrf(vrf); err != nil {
 		return err
 	}
-	ids, err := machineSwitches(tx, machineID)
-	if err != nil {
-		return err
-	}
-	for _, id := range ids {
-		old, err := loadSwitch(tx, id)
-		if err != nil {
-			return err
-		}
-		sw := cloneSwitch(old)
+	return editMachineSwitches(tx, machineID, func(sw *Switch) bool {
 		changed := false
 		for _, c := range sw.machineConnections(machineID) {
 			if p := sw.nic(c.Nic.Name); p != nil && p.Vrf != vrf {
@@ -231,13 +222,8 @@ func SetMachineVRF(tx backends.Tx, machineID, vrf string) error {
 				changed = true
 			}
 		}
-		if changed {
-			if err := putSwitch(tx, old, sw); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
+		return changed
+	})
 }
 
 // DisconnectMachine removes the machine's connections from every switch,
@@ -247,6 +233,15 @@ func DisconnectMachine(tx backends.Tx, machineID string) error {
 	if err := checkName("machine id", machineID, true); err != nil {
 		return err
 	}
+	return editMachineSwitches(tx, machineID, func(sw *Switch) bool {
+		sw.Connections = slices.DeleteFunc(sw.Connections, func(c Connection) bool { return c.MachineID == machineID })
+		return true
+	})
+}
+
+// editMachineSwitches applies edit to a copy of every switch that holds
+// connections of the machine and stores the copies edit reports changed.
+func editMachineSwitches(tx backends.Tx, machineID string, edit func(sw *Switch) (changed bool)) error {
 	ids, err := machineSwitches(tx, machineID)
 	if err != nil {
 		return err
@@ -257,7 +252,9 @@ func DisconnectMachine(tx backends.Tx, machineID string) error {
 			return err
 		}
 		sw := cloneSwitch(old)
-		sw.Connections = slices.DeleteFunc(sw.Connections, func(c Connection) bool { return c.MachineID == machineID })
+		if !edit(sw) {
+			continue
+		}
 		if err := putSwitch(tx, old, sw); err != nil {
 			return err
 		}

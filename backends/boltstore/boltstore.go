@@ -513,18 +513,27 @@ func (t *tx) Delete(bucket string, key []byte) error {
 	return nil
 }
 
-func (t *tx) Ascend(bucket string, from []byte, fn func(key, value []byte) (bool, error)) error {
+// cursor validates a scan and returns a cursor over bucket, or nil when the
+// bucket was never written.
+func (t *tx) cursor(bucket string, from []byte) (*bolt.Cursor, error) {
 	if err := backends.CheckScanStart(bucket, from); err != nil {
-		return err
+		return nil, err
 	}
 	if t.btx == nil {
-		return errTxDone
+		return nil, errTxDone
 	}
 	b := t.btx.Bucket([]byte(bucket))
 	if b == nil {
-		return nil
+		return nil, nil
 	}
-	c := b.Cursor()
+	return b.Cursor(), nil
+}
+
+func (t *tx) Ascend(bucket string, from []byte, fn func(key, value []byte) (bool, error)) error {
+	c, err := t.cursor(bucket, from)
+	if c == nil || err != nil {
+		return err
+	}
 	var k, v []byte
 	if from == nil {
 		k, v = c.First()
@@ -535,17 +544,10 @@ func (t *tx) Ascend(bucket string, from []byte, fn func(key, value []byte) (bool
 }
 
 func (t *tx) Descend(bucket string, from []byte, fn func(key, value []byte) (bool, error)) error {
-	if err := backends.CheckScanStart(bucket, from); err != nil {
+	c, err := t.cursor(bucket, from)
+	if c == nil || err != nil {
 		return err
 	}
-	if t.btx == nil {
-		return errTxDone
-	}
-	b := t.btx.Bucket([]byte(bucket))
-	if b == nil {
-		return nil
-	}
-	c := b.Cursor()
 	var k, v []byte
 	if from == nil {
 		k, v = c.Last()
