@@ -64,9 +64,12 @@ type Store interface {
 // iteration callbacks belong to the caller and stay valid after the
 // transaction ends.
 //
-// A bucket that was never written is empty; there is no need to create
-// buckets. An empty bucket name or key, or one longer than MaxKeySize, fails
-// with ErrInvalidKey.
+// Buckets exist exactly while they hold a key: a bucket is created by its
+// first Put and vanishes with its last key, in every adapter, leaving
+// nothing behind in the underlying storage (no empty bbolt bucket, no Redis
+// index or version key). There is no need to create or delete buckets. An
+// empty bucket name or key, or one longer than MaxKeySize, fails with
+// ErrInvalidKey.
 type Tx interface {
 	// Get returns the value stored under key in bucket, or an error that
 	// wraps ErrNotFound when there is none. A transaction sees its own
@@ -93,4 +96,13 @@ type Tx interface {
 	// descending key order, until fn returns false or an error. A nil from
 	// starts at the last key. The same rules as Ascend apply.
 	Descend(bucket string, from []byte, fn func(key, value []byte) (more bool, err error)) error
+
+	// Buckets calls fn with the name of each bucket that holds at least one
+	// key (the transaction's own writes included), in ascending byte order,
+	// starting at the first name >= from ("" starts at the first bucket),
+	// until fn returns false or an error. It exists for tools that walk a
+	// whole store (dumps, consistency checks); domain operations address
+	// their buckets by name. An optimistic adapter may treat the listing as
+	// a read of every bucket it names.
+	Buckets(from string, fn func(name string) (more bool, err error)) error
 }

@@ -61,6 +61,10 @@ func Run(t *testing.T, newStore func(t *testing.T) backends.Store) {
 		{"ConcurrentIncrements", testConcurrentIncrements},
 		{"UncommittedInvisible", testUncommittedInvisible},
 		{"ViewIsolation", testViewIsolation},
+		{"BucketsListing", testBucketsListing},
+		{"EmptyBucketsVanish", testEmptyBucketsVanish},
+		{"BucketsSeeOwnWrites", testBucketsSeeOwnWrites},
+		{"PrefixHelpers", testPrefixHelpers},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -214,12 +214,13 @@ func (s *Store) Close() error {
 }
 
 // translate wraps a bbolt error with the file's path, mapping a closed
-// database to backends.ErrClosed.
+// database to backends.ErrClosed and every other failure of bbolt (an I/O
+// error of the file, a full disk) to backends.ErrUnavailable.
 func (s *Store) translate(err error) error {
 	if errors.Is(err, berrors.ErrDatabaseNotOpen) {
 		return fmt.Errorf("boltstore: %s: %w (%v)", s.path, backends.ErrClosed, err)
 	}
-	return fmt.Errorf("boltstore: %s: %w", s.path, err)
+	return fmt.Errorf("boltstore: %s: %w: %w", s.path, backends.ErrUnavailable, err)
 }
 
 func notCommitted(err error) error {
@@ -509,6 +510,34 @@ func (t *tx) Delete(bucket string, key []byte) error {
 	}
 	if err := b.Delete(key); err != nil {
 		return fmt.Errorf("boltstore: delete bucket %q key %x: %w", bucket, key, err)
+	}
+	// A bucket exists only while it holds a key (see backends.Tx).
+	if k, _ := b.Cursor().First(); k == nil {
+		if err := t.btx.DeleteBucket([]byte(bucket)); err != nil {
+			return fmt.Errorf("boltstore: drop empty bucket %q: %w", bucket, err)
+		}
+	}
+	return nil
+}
+
+// Buckets implements backends.Tx: bbolt's top-level buckets are the store's
+// buckets, and an empty one never remains.
+func (t *tx) Buckets(from string, fn func(name string) (bool, error)) error {
+	if t.btx == nil {
+		return errTxDone
+	}
+	c := t.btx.Cursor()
+	var k []byte
+	if from == "" {
+		k, _ = c.First()
+	} else {
+		k, _ = c.Seek([]byte(from))
+	}
+	for ; k != nil; k, _ = c.Next() {
+		more, err := fn(string(k))
+		if err != nil || !more {
+			return err
+		}
 	}
 	return nil
 }

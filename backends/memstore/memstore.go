@@ -177,6 +177,29 @@ func (t *tx) Descend(bucket string, from []byte, fn func(key, value []byte) (boo
 	return err
 }
 
+// Buckets implements backends.Tx. Items are ordered by bucket first, so
+// each step seeks past the bucket just named: O(log n) per bucket.
+func (t *tx) Buckets(from string, fn func(name string) (bool, error)) error {
+	next := from
+	for {
+		var name string
+		found := false
+		t.tree.AscendGreaterOrEqual(probe(next, nil), func(it item) bool {
+			name, found = string(it.bucket()), true
+			return false
+		})
+		if !found {
+			return nil
+		}
+		more, err := fn(name)
+		if err != nil || !more {
+			return err
+		}
+		// No bucket name lies between name and name+"\x00".
+		next = name + "\x00"
+	}
+}
+
 // visitor adapts a scan callback: it stops at the end of bucket, hands fn
 // copies of key and value, and records fn's error in *err.
 func visitor(bucket string, fn func(key, value []byte) (bool, error), err *error) func(item) bool {

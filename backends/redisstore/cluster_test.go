@@ -59,7 +59,7 @@ func TestCluster(t *testing.T) {
 					return err
 				}
 				if len(keys) > 0 {
-					assert.Len(t, keys, 9, "three values, indexes and versions")
+					assert.Len(t, keys, 10, "three values, indexes and versions, and the bucket registry")
 					owners[node.Options().Addr] = true
 				}
 				return nil

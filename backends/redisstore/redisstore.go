@@ -34,8 +34,17 @@
 //	                      score 0, so ZRANGEBYLEX orders them bytewise
 //	{P}:n:<n>:<B>         integer: B's version, INCRed by every commit that
 //	                      writes to B
+//	{P}:b                 sorted set: the name of every bucket that holds a
+//	                      key, for Tx.Buckets
 //	{P}:a                 never written; on a Redis Cluster, WATCHed first
 //	                      so that the transaction runs on the right node
+//
+// A bucket's keys exist exactly while it holds a key: Redis drops an empty
+// sorted set by itself, and a commit that empties a bucket deletes its
+// version key and registry entry in the same MULTI/EXEC (a small Lua script
+// decides, because only the server knows at EXEC time whether the index is
+// empty). Deleting the version key, like incrementing it, fails every
+// transaction that WATCHed it.
 //
 // The length prefix keeps bucket names apart: "a" with key "b:c" and "a:b"
 // with key "c" map to {P}:v:1:a:b:c and {P}:v:3:a:b:c. The one-letter
@@ -83,6 +92,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -151,6 +161,7 @@ type Options struct {
 type Store struct {
 	client     redis.UniversalClient
 	prefix     string   // "{P}:"
+	registry   string   // "{P}:b", the sorted set of bucket names
 	anchor     []string // keys passed to client.Watch; none for a *redis.Client
 	maxRetries int
 	minBackoff time.Duration
@@ -204,6 +215,7 @@ func New(client redis.UniversalClient, opts *Options) (*Store, error) {
 	s := &Store{
 		client:     client,
 		prefix:     "{" + o.KeyPrefix + "}:",
+		registry:   "{" + o.KeyPrefix + "}:b",
 		maxRetries: o.MaxRetries,
 		minBackoff: o.MinBackoff,
 		maxBackoff: o.MaxBackoff,
@@ -263,6 +275,16 @@ func (s *Store) Close() error {
 // errRetry reports, inside this package, that a transaction attempt
 // conflicted and should run again.
 var errRetry = errors.New("redisstore: conflict")
+
+// failure wraps an error of the Redis client: a done context stays what it
+// is, everything else (a lost connection, a timeout, an error reply) is
+// reported as backends.ErrUnavailable, never as a missing key.
+func failure(what string, err error) error {
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("redisstore: %s: %w", what, err)
+	}
+	return fmt.Errorf("redisstore: %s: %w: %w", what, backends.ErrUnavailable, err)
+}
 
 func (s *Store) run(ctx context.Context, fn func(backends.Tx) error, readOnly bool) error {
 	op := "update"
@@ -347,7 +369,7 @@ func (s *Store) attempt(ctx context.Context, fn func(backends.Tx) error, readOnl
 		return t.commit(context.WithoutCancel(ctx))
 	}, s.anchor...)
 	if err != nil && !ran {
-		return fmt.Errorf("redisstore: start transaction: %w", err)
+		return failure("start transaction", err)
 	}
 	return err
 }
@@ -458,7 +480,7 @@ func (t *tx) exec(ctx context.Context, queue func(p redis.Pipeliner)) error {
 	case errors.Is(err, redis.TxFailedErr):
 		return errRetry
 	default:
-		return fmt.Errorf("redisstore: exec: %w", err)
+		return failure("exec", err)
 	}
 }
 
@@ -496,14 +518,32 @@ func (t *tx) commit(ctx context.Context) error {
 				p.MSet(ctx, mset...)
 				p.ZAdd(ctx, bk.index, zadd...)
 			}
-			if len(del) > 0 {
-				p.Del(ctx, del...)
-				p.ZRem(ctx, bk.index, zrem...)
+			if len(del) == 0 {
+				p.Incr(ctx, bk.version)
+				p.ZAdd(ctx, t.s.registry, redis.Z{Member: bucket})
+				continue
 			}
-			p.Incr(ctx, bk.version)
+			p.Del(ctx, del...)
+			p.ZRem(ctx, bk.index, zrem...)
+			// The bucket may be empty now: the script drops its version key
+			// and its registry entry then (Redis has dropped the empty
+			// index already), or counts the write otherwise.
+			settleBucket.Eval(ctx, p, []string{bk.index, bk.version, t.s.registry}, bucket)
 		}
 	})
 }
+
+// settleBucket runs at the end of a commit for a bucket the commit deleted
+// keys from. KEYS: index, version, registry; ARGV: the bucket name.
+var settleBucket = redis.NewScript(`
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  redis.call('INCR', KEYS[2])
+  redis.call('ZADD', KEYS[3], 0, ARGV[1])
+else
+  redis.call('DEL', KEYS[2])
+  redis.call('ZREM', KEYS[3], ARGV[1])
+end
+return 0`)
 
 func notFound(bucket string, key []byte) error {
 	return fmt.Errorf("redisstore: bucket %q key %x: %w", bucket, key, backends.ErrNotFound)
@@ -550,11 +590,11 @@ func (t *tx) Get(bucket string, key []byte) ([]byte, error) {
 			return nil, err
 		}
 		if watch != nil && watch.Err() != nil {
-			return nil, fmt.Errorf("redisstore: watch bucket %q key %x: %w", bucket, key, watch.Err())
+			return nil, failure(fmt.Sprintf("watch bucket %q key %x", bucket, key), watch.Err())
 		}
 		var err error
 		if c, err = result(get); err != nil {
-			return nil, fmt.Errorf("redisstore: get bucket %q key %x: %w", bucket, key, err)
+			return nil, failure(fmt.Sprintf("get bucket %q key %x", bucket, key), err)
 		}
 		t.remember(vk, c)
 		if first {
@@ -600,7 +640,7 @@ func (t *tx) checkVerify(pr *probe) error {
 	}
 	c, err := result(pr.get)
 	if err != nil {
-		return fmt.Errorf("redisstore: re-read %q: %w", pr.vk, err)
+		return failure(fmt.Sprintf("re-read %q", pr.vk), err)
 	}
 	if !c.equal(pr.c) {
 		t.tainted = true
@@ -660,6 +700,74 @@ func (t *tx) Ascend(bucket string, from []byte, fn func(key, value []byte) (bool
 // Descend implements backends.Tx.
 func (t *tx) Descend(bucket string, from []byte, fn func(key, value []byte) (bool, error)) error {
 	return t.scan(bucket, from, true, fn)
+}
+
+// Buckets implements backends.Tx. It WATCHes the registry of bucket names
+// and reads it in batches; a bucket this transaction wrote to is checked by
+// reading its first key, so that the listing includes the transaction's own
+// writes. Any commit that creates or empties a bucket after the listing
+// started makes the transaction run again.
+func (t *tx) Buckets(from string, fn func(name string) (bool, error)) error {
+	if t.done {
+		return errTxDone
+	}
+	names, err := t.registryNames(from)
+	if err != nil {
+		return err
+	}
+	for name := range t.overlay {
+		if name >= from {
+			names = append(names, name)
+		}
+	}
+	slices.Sort(names)
+	names = slices.Compact(names)
+	for _, name := range names {
+		if _, touched := t.overlay[name]; touched {
+			found := false
+			if err := t.Ascend(name, nil, func(_, _ []byte) (bool, error) {
+				found = true
+				return false, nil
+			}); err != nil {
+				return err
+			}
+			if !found {
+				continue
+			}
+		}
+		more, err := fn(name)
+		if err != nil || !more {
+			return err
+		}
+	}
+	return nil
+}
+
+// registryNames reads the names of the registry from from on, WATCHing it.
+func (t *tx) registryNames(from string) ([]string, error) {
+	ctx := t.ctx
+	p := t.rtx.Pipeline()
+	verify := t.queueVerify(p)
+	watch := redis.NewStatusCmd(ctx, "watch", t.s.registry)
+	_ = p.Process(ctx, watch)
+	t.armed = true
+	min := "-"
+	if from != "" {
+		min = "[" + from
+	}
+	z := p.ZRangeByLex(ctx, t.s.registry, &redis.ZRangeBy{Min: min, Max: "+"})
+	_, _ = p.Exec(ctx)
+	t.remote = true
+	if err := t.checkVerify(verify); err != nil {
+		return nil, err
+	}
+	if err := watch.Err(); err != nil {
+		return nil, failure("watch bucket registry", err)
+	}
+	if err := z.Err(); err != nil {
+		return nil, failure("read bucket registry", err)
+	}
+	return z.Val(), nil
 }
 
 // scan merges the bucket's keys in Redis with the transaction's overlay.
@@ -821,7 +929,7 @@ func (c *remoteCursor) setMembers(m []string) {
 }
 
 func (c *remoteCursor) fail(err error) error {
-	return fmt.Errorf("redisstore: scan bucket %q: %w", c.bucket, err)
+	return failure(fmt.Sprintf("scan bucket %q", c.bucket), err)
 }
 
 func (c *remoteCursor) peek() (key, value []byte, ok bool, err error) {

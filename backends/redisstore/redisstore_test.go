@@ -389,10 +389,12 @@ func TestKeyLayout(t *testing.T) {
 			t.Errorf("key %q carries no store's hash tag", k)
 		}
 	}
-	// Per bucket: three values, the index and the version.
-	assert.Equal(t, 4*5, one)
-	assert.Equal(t, 5, two)
-	assert.Equal(t, 5, metalkit)
+	// Per bucket: three values, the index and the version; per store the
+	// bucket registry.
+	assert.Equal(t, 4*5+1, one)
+	assert.Equal(t, 5+1, two)
+	assert.Equal(t, 5+1, metalkit)
+	assert.Contains(t, keys, "{one}:b", "bucket registry")
 	assert.Contains(t, keys, "{one}:v:3:a:b:b:k", "value key layout")
 	assert.Contains(t, keys, "{one}:v:1:a:b:k", "value key layout")
 	assert.Contains(t, keys, "{one}:i:3:a:b", "index key layout")
@@ -482,4 +484,45 @@ func TestTxAfterFunction(t *testing.T) {
 	require.Error(t, err)
 	require.Error(t, kept.Put("b", []byte("k"), nil))
 	assert.NotErrorIs(t, kept.Put("b", []byte("k"), nil), backends.ErrNotFound)
+}
+
+// TestEmptiedBucketLeavesNoKey: once a bucket's last key is deleted, no key
+// of the store remains in Redis (values, index, version, registry entry).
+func TestEmptiedBucketLeavesNoKey(t *testing.T) {
+	srv := redistest.Start(t)
+	raw := srv.Client(t)
+	s := newStore(t, raw, &redisstore.Options{KeyPrefix: "empty"})
+	require.NoError(t, s.Update(ctx, func(tx backends.Tx) error {
+		for _, b := range []string{"x", "y"} {
+			for _, k := range []string{"1", "2"} {
+				if err := tx.Put(b, []byte(k), []byte("v")); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	}))
+	keys, err := raw.Keys(ctx, "{empty}*").Result()
+	require.NoError(t, err)
+	assert.Len(t, keys, 4+2+2+1, "four values, two indexes, two versions, the registry")
+
+	require.NoError(t, s.Update(ctx, func(tx backends.Tx) error {
+		for _, k := range []string{"1", "2"} {
+			if err := tx.Delete("x", []byte(k)); err != nil {
+				return err
+			}
+		}
+		return tx.Delete("y", []byte("1"))
+	}))
+	keys, err = raw.Keys(ctx, "{empty}*").Result()
+	require.NoError(t, err)
+	assert.ElementsMatch(t, []string{"{empty}:v:1:y:2", "{empty}:i:1:y", "{empty}:n:1:y", "{empty}:b"}, keys)
+	members, err := raw.ZRange(ctx, "{empty}:b", 0, -1).Result()
+	require.NoError(t, err)
+	assert.Equal(t, []string{"y"}, members)
+
+	require.NoError(t, s.Update(ctx, func(tx backends.Tx) error { return tx.Delete("y", []byte("2")) }))
+	keys, err = raw.Keys(ctx, "{empty}*").Result()
+	require.NoError(t, err)
+	assert.Empty(t, keys)
 }
