@@ -10,6 +10,7 @@ import (
 	"slices"
 
 	"github.com/metalkit/metalkit/backends"
+	"github.com/metalkit/metalkit/errdefs"
 )
 
 // blockSize is the most entries one compressed block holds.
@@ -50,21 +51,21 @@ func encodeBlock(entries []stored) ([]byte, error) {
 // decodeBlock unpacks a block value into its entries in ascending order.
 func decodeBlock(v []byte) ([]stored, error) {
 	if !isBlock(v) {
-		return nil, fmt.Errorf("%w: not a block", ErrCorrupt)
+		return nil, errdefs.Errorf(ErrCorrupt, "audit: not a block")
 	}
 	plain, err := io.ReadAll(flate.NewReader(bytes.NewReader(v[1:])))
 	if err != nil {
-		return nil, fmt.Errorf("%w: block: %v", ErrCorrupt, err)
+		return nil, errdefs.Errorf(ErrCorrupt, "audit: block: %v", err)
 	}
 	var out []stored
 	for len(plain) > 0 {
 		if len(plain) < entryKeyLen {
-			return nil, fmt.Errorf("%w: block: short key", ErrCorrupt)
+			return nil, errdefs.Errorf(ErrCorrupt, "audit: block: short key")
 		}
 		key := plain[:entryKeyLen:entryKeyLen]
 		n, w := binary.Uvarint(plain[entryKeyLen:])
 		if w <= 0 || uint64(len(plain)-entryKeyLen-w) < n {
-			return nil, fmt.Errorf("%w: block: bad length", ErrCorrupt)
+			return nil, errdefs.Errorf(ErrCorrupt, "audit: block: bad length")
 		}
 		start := entryKeyLen + w
 		out = append(out, stored{key: key, raw: plain[start : start+int(n) : start+int(n)]})
@@ -108,7 +109,7 @@ func scanDay(tx backends.Tx, day string, d dayInfo, start, lo []byte, emit func(
 		below := lo != nil && bytes.Compare(k, lo) < 0
 		if isBlock(v) {
 			if d.State == dayOpen {
-				return false, fmt.Errorf("%w: block %x in open day %s", ErrCorrupt, k, day)
+				return false, errdefs.Errorf(ErrCorrupt, "audit: block %x in open day %s", k, day)
 			}
 			es, err := decodeBlock(v)
 			if err != nil {

@@ -4,10 +4,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
 	"time"
 
 	"github.com/metalkit/metalkit/backends"
+	"github.com/metalkit/metalkit/errdefs"
 )
 
 // Compress rewrites every day that ended more than Options.CompressAfter
@@ -31,7 +31,7 @@ func (t *Trail) Compress(ctx context.Context) (int, error) {
 			}
 			var d dayInfo
 			if err := json.Unmarshal(v, &d); err != nil {
-				return false, fmt.Errorf("%w: day index of %s: %v", ErrCorrupt, k, err)
+				return false, errdefs.Errorf(ErrCorrupt, "audit: day index of %s: %v", k, err)
 			}
 			if d.State == dayOpen || d.State == dayCompressing {
 				days = append(days, string(k))
@@ -78,7 +78,7 @@ func compressBlock(tx backends.Tx, day string) (done bool, err error) {
 	var entries []stored
 	err = tx.Ascend(bucket, d.Cursor, func(k, v []byte) (bool, error) {
 		if isBlock(v) {
-			return false, fmt.Errorf("%w: block %x above the cursor of day %s", ErrCorrupt, k, day)
+			return false, errdefs.Errorf(ErrCorrupt, "audit: block %x above the cursor of day %s", k, day)
 		}
 		entries = append(entries, stored{key: k, raw: v})
 		return len(entries) < blockSize, nil

@@ -4,11 +4,12 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"math"
 	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/metalkit/metalkit/errdefs"
 )
 
 // Type says what produced an entry.
@@ -131,27 +132,27 @@ func (e *Entry) validate() ([16]byte, error) {
 	var id [16]byte
 	var errs []error
 	if !e.Type.Valid() {
-		errs = append(errs, fmt.Errorf("%w: type %q is not http, grpc or event", ErrInvalidArgument, e.Type))
+		errs = append(errs, errdefs.Errorf(ErrInvalidArgument, "audit: type %q is not http, grpc or event", e.Type))
 	}
 	if !e.Phase.Valid() {
-		errs = append(errs, fmt.Errorf("%w: phase %q is not opened, request, single, response, error or closed", ErrInvalidArgument, e.Phase))
+		errs = append(errs, errdefs.Errorf(ErrInvalidArgument, "audit: phase %q is not opened, request, single, response, error or closed", e.Phase))
 	}
 	if e.Timestamp.Before(time.Unix(0, 0)) || e.Timestamp.After(latest) {
-		errs = append(errs, fmt.Errorf("%w: timestamp %s is before 1970 or after %s", ErrInvalidArgument, e.Timestamp.Format(time.RFC3339Nano), latest.Format(time.RFC3339)))
+		errs = append(errs, errdefs.Errorf(ErrInvalidArgument, "audit: timestamp %s is before 1970 or after %s", e.Timestamp.Format(time.RFC3339Nano), latest.Format(time.RFC3339)))
 	}
 	if len(e.RequestID) > maxRequestID {
-		errs = append(errs, fmt.Errorf("%w: rqid of %d bytes is longer than %d", ErrInvalidArgument, len(e.RequestID), maxRequestID))
+		errs = append(errs, errdefs.Errorf(ErrInvalidArgument, "audit: rqid of %d bytes is longer than %d", len(e.RequestID), maxRequestID))
 	}
 	id, err := parseID(e.ID)
 	if err != nil {
-		errs = append(errs, fmt.Errorf("%w: id %q: %v", ErrInvalidArgument, e.ID, err))
+		errs = append(errs, errdefs.Errorf(ErrInvalidArgument, "audit: id %q: %v", e.ID, err))
 	} else {
 		e.ID = formatID(id)
 	}
 	if len(e.Body) > 0 {
 		var b bytes.Buffer
 		if err := json.Compact(&b, e.Body); err != nil {
-			errs = append(errs, fmt.Errorf("%w: body %.64q is not JSON: %v", ErrInvalidArgument, e.Body, err))
+			errs = append(errs, errdefs.Errorf(ErrInvalidArgument, "audit: body %.64q is not JSON: %v", e.Body, err))
 		} else {
 			e.Body = b.Bytes()
 		}

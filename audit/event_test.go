@@ -64,17 +64,24 @@ func allocate(machine string, fail bool) func(tx backends.Tx) error {
 	}
 }
 
+// record wraps a change so that it records one event through rec.
+func record(detail, path string, body any, change func(tx backends.Tx) error) func(tx backends.Tx, rec *Recorder) error {
+	return func(tx backends.Tx, rec *Recorder) error {
+		if err := change(tx); err != nil {
+			return err
+		}
+		return rec.Record(detail, path, body)
+	}
+}
+
 func TestScenario14EventEntries(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, s backends.Store) {
-		ctx := context.Background()
 		store := &retryingStore{Store: s}
 		tr := newTrail(t, store, nil)
-		actor := Actor{User: "alice", Tenant: "acme", Project: "p1", RequestID: "R"}
-		ev := func() *Event {
-			return &Event{Actor: actor, Detail: "machine.allocate", Body: map[string]string{"size": "c1-large"}}
-		}
+		ctx := NewContext(context.Background(), Actor{User: "alice", Tenant: "acme", Projects: []string{"p1"}, RequestID: "R"})
+		body := map[string]string{"size": "c1-large"}
 
-		err := tr.Update(ctx, store, ev(), allocate("m1", true))
+		err := Update(ctx, tr, store, record("machine.allocate", "machine/m1", body, allocate("m1", true)))
 		require.ErrorIs(t, err, errNoIP)
 		assert.Empty(t, search(t, tr, Filter{RequestID: "R"}).Entries, "a failed change leaves no entry")
 		require.NoError(t, s.View(ctx, func(tx backends.Tx) error {
@@ -84,13 +91,14 @@ func TestScenario14EventEntries(t *testing.T) {
 		}))
 
 		store.runs = 0
-		e := ev()
-		err = tr.Update(ctx, store, e, func(tx backends.Tx) error {
-			e.Path = "machine/m1" // known once the entity is
-			return allocate("m1", false)(tx)
+		committed := 0
+		err = Update(ctx, tr, store, func(tx backends.Tx, rec *Recorder) error {
+			rec.AfterCommit(func() { committed++ })
+			return record("machine.allocate", "machine/m1", body, allocate("m1", false))(tx, rec)
 		})
 		require.NoError(t, err)
 		assert.Equal(t, 2, store.runs, "fn ran twice")
+		assert.Equal(t, 1, committed, "AfterCommit runs once, for the committed attempt")
 		res := search(t, tr, Filter{RequestID: "R"})
 		require.Len(t, res.Entries, 1, "exactly one entry for one committed change")
 		got := res.Entries[0]
@@ -99,25 +107,60 @@ func TestScenario14EventEntries(t *testing.T) {
 		assert.Equal(t, "machine.allocate", got.Detail)
 		assert.Equal(t, "machine/m1", got.Path)
 		assert.Equal(t, "alice", got.User)
+		assert.Equal(t, "acme", got.Tenant)
+		assert.Equal(t, "p1", got.Project)
 		assert.Equal(t, `{"size":"c1-large"}`, string(got.Body))
 
-		// Through the middleware: request, event and response share R.
-		h := Middleware(tr, nil)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			err := tr.Update(r.Context(), store, &Event{Actor: ActorOf(r), Detail: "machine.allocate", Path: "machine/m2"},
-				allocate("m2", false))
-			if err != nil {
-				http.Error(w, err.Error(), http.StatusInternalServerError)
-				return
-			}
-			w.WriteHeader(http.StatusOK)
-		}))
+		// Through the middleware: request, event and response share R2, and
+		// the handler finds the actor in its context.
+		h := Middleware(tr, &MiddlewareOptions{Identify: func(*http.Request) Actor { return Actor{User: "bob"} }})(
+			http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				err := Update(r.Context(), tr, store, record("machine.allocate", "machine/m2", nil, allocate("m2", false)))
+				if err != nil {
+					http.Error(w, err.Error(), http.StatusInternalServerError)
+					return
+				}
+				w.WriteHeader(http.StatusOK)
+			}))
 		serve(h, http.MethodPost, "/v1/machine/allocate", []byte(`{"id":"m2"}`), map[string]string{RequestIDHeader: "R2"})
 		res = search(t, tr, Filter{RequestID: "R2"})
 		require.Len(t, res.Entries, 3)
 		assert.Equal(t, []Phase{PhaseResponse, PhaseSingle, PhaseRequest},
 			[]Phase{res.Entries[0].Phase, res.Entries[1].Phase, res.Entries[2].Phase})
 		assert.Equal(t, TypeEvent, res.Entries[1].Type)
+		assert.Equal(t, "bob", res.Entries[1].User)
 	})
+}
+
+func TestEventsOfOneTransactionShareARequestID(t *testing.T) {
+	store := storetest.New(t, "memstore")
+	tr := newTrail(t, store, nil)
+	require.NoError(t, Update(context.Background(), tr, store, func(tx backends.Tx, rec *Recorder) error {
+		for _, m := range []string{"m1", "m2"} {
+			if err := record("machine.allocate", "machine/"+m, nil, allocate(m, false))(tx, rec); err != nil {
+				return err
+			}
+		}
+		// A nested operation records nothing of its own.
+		return rec.Quiet().Record("network.allocateip", "ip/10.0.0.1", nil)
+	}))
+	res := search(t, tr, Filter{})
+	require.Len(t, res.Entries, 2)
+	assert.NotEmpty(t, res.Entries[0].RequestID)
+	assert.Equal(t, res.Entries[0].RequestID, res.Entries[1].RequestID)
+}
+
+func TestActorContext(t *testing.T) {
+	_, ok := FromContext(context.Background())
+	assert.False(t, ok)
+	a := Actor{User: "u", Projects: []string{"p1", "p2"}}
+	got, ok := FromContext(NewContext(context.Background(), a))
+	require.True(t, ok)
+	assert.Equal(t, a, got)
+	assert.True(t, a.ActsFor("p2"))
+	assert.False(t, a.ActsFor("p3"))
+	assert.True(t, Actor{}.ActsFor("p3"), "an actor without projects is not limited")
+	assert.True(t, Actor{Admin: true, Projects: []string{"p1"}}.ActsFor("p3"))
 }
 
 func TestEventOwnStore(t *testing.T) {
@@ -126,24 +169,28 @@ func TestEventOwnStore(t *testing.T) {
 	var logs bytes.Buffer
 	tr := newTrail(t, storetest.New(t, "memstore"), &Options{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 
-	require.ErrorIs(t, tr.Update(ctx, data, &Event{Detail: "machine.allocate"}, allocate("m1", true)), errNoIP)
+	require.ErrorIs(t, Update(ctx, tr, data, record("machine.allocate", "", nil, allocate("m1", true))), errNoIP)
 	assert.Empty(t, search(t, tr, Filter{}).Entries)
 
-	require.NoError(t, tr.Update(ctx, data, &Event{Detail: "machine.allocate"}, allocate("m1", false)))
+	require.NoError(t, Update(ctx, tr, data, record("machine.allocate", "", nil, allocate("m1", false))))
 	res := search(t, tr, Filter{})
 	require.Len(t, res.Entries, 1)
 	assert.NotEmpty(t, res.Entries[0].RequestID, "without an actor the rqid is new")
 
 	// A trail that cannot write logs and keeps the change.
 	broken := newTrail(t, failingStore{storetest.New(t, "memstore")}, &Options{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
-	require.NoError(t, broken.Update(ctx, data, &Event{Detail: "machine.allocate"}, allocate("m3", false)))
+	require.NoError(t, Update(ctx, broken, data, record("machine.allocate", "", nil, allocate("m3", false))))
 	assert.Contains(t, logs.String(), "event entry lost")
 	require.NoError(t, data.View(ctx, func(tx backends.Tx) error {
 		_, err := tx.Get("machine", []byte("m3"))
 		return err
 	}))
 
-	// A nil trail only runs the change.
-	var none *Trail
-	require.NoError(t, none.Update(ctx, data, &Event{}, allocate("m4", false)))
+	// A nil trail only runs the change, and still the AfterCommit functions.
+	ran := false
+	require.NoError(t, Update(ctx, nil, data, func(tx backends.Tx, rec *Recorder) error {
+		rec.AfterCommit(func() { ran = true })
+		return record("machine.allocate", "", nil, allocate("m4", false))(tx, rec)
+	}))
+	assert.True(t, ran)
 }

@@ -76,14 +76,15 @@ func ExampleMiddleware() {
 		panic(err)
 	}
 	handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		// Pass audit.ActorOf(r) to the library's mutating calls.
-		fmt.Println("handler: rqid", audit.ActorOf(r).RequestID)
+		// The library's calls find the actor in r.Context().
+		actor, _ := audit.FromContext(r.Context())
+		fmt.Println("handler: rqid", actor.RequestID)
 		w.WriteHeader(http.StatusCreated)
 	})
 	h := audit.Middleware(trail, &audit.MiddlewareOptions{
 		Exclude: []string{"POST /v1/switch/{id}/notify"},
-		Identify: func(r *http.Request) (string, string, string) {
-			return "alice", "acme", "p1"
+		Identify: func(r *http.Request) audit.Actor {
+			return audit.Actor{User: "alice", Tenant: "acme", Projects: []string{"p1"}}
 		},
 	})(handler)
 

@@ -45,9 +45,10 @@ type MiddlewareOptions struct {
 	// Exclude lists http.ServeMux patterns of requests not to audit, e.g.
 	// "POST /v1/switch/{id}/notify"; it wins over Include and the methods.
 	Exclude []string
-	// Identify returns the caller's user, tenant and project; nil leaves
-	// them empty. Put the middleware after authentication.
-	Identify func(*http.Request) (user, tenant, project string)
+	// Identify returns the caller. Nil takes the Actor an authentication
+	// layer in front of the middleware put into the request's context
+	// (NewContext), or none. Put the middleware after authentication.
+	Identify func(*http.Request) Actor
 	// MaxBody is how many bytes of a request or response body are
 	// recorded; 0 means DefaultMaxBody, negative records no body.
 	MaxBody int
@@ -57,25 +58,15 @@ type MiddlewareOptions struct {
 	Logger *slog.Logger
 }
 
-type actorKey struct{}
-
-// ActorOf returns the Actor of an audited request inside a handler wrapped
-// by Middleware: its user, tenant, project and request id. Pass it to the
-// library's mutating calls so that their event entries share the request's
-// rqid. For a request the middleware does not audit it returns the zero
-// Actor.
-func ActorOf(r *http.Request) Actor {
-	a, _ := r.Context().Value(actorKey{}).(Actor)
-	return a
-}
-
 // Middleware returns HTTP middleware that records requests in trail.
 //
 // It audits POST, PUT, PATCH and DELETE requests and those matching
 // Include, minus those matching Exclude; other requests pass untouched.
 // For an audited request it takes the request id from X-Request-Id (at
 // most 128 printable characters) or makes a new one, sets it on the
-// response, writes a request entry before the handler and a response entry
+// response, puts the caller's Actor with that request id into the
+// request's context (see FromContext), writes a request entry before the
+// handler and a response entry
 // after it, and an error entry with the panic text when the handler panics
 // (the panic then goes on). Bodies are recorded up to MaxBody bytes while
 // the handler and the client see them whole. It panics, like
@@ -158,16 +149,17 @@ func serveAudited(trail *Trail, o *MiddlewareOptions, next http.Handler, w http.
 		rqid = trail.ids()
 	}
 	w.Header().Set(RequestIDHeader, rqid)
-	actor := Actor{RequestID: rqid}
+	actor, _ := FromContext(r.Context())
 	if o.Identify != nil {
-		actor.User, actor.Tenant, actor.Project = o.Identify(r)
+		actor = o.Identify(r)
 	}
+	actor.RequestID = rqid
 	base := Entry{
 		Type:         TypeHTTP,
 		RequestID:    rqid,
 		User:         actor.User,
 		Tenant:       actor.Tenant,
-		Project:      actor.Project,
+		Project:      actor.project(),
 		Detail:       r.Method,
 		Path:         r.URL.Path,
 		ForwardedFor: r.Header.Get("X-Forwarded-For"),
@@ -213,7 +205,7 @@ func serveAudited(trail *Trail, o *MiddlewareOptions, next http.Handler, w http.
 			panic(v)
 		}
 	}()
-	next.ServeHTTP(rw, r.WithContext(context.WithValue(r.Context(), actorKey{}, actor)))
+	next.ServeHTTP(rw, r.WithContext(NewContext(r.Context(), actor)))
 
 	resp := base
 	resp.Phase = PhaseResponse

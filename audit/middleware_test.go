@@ -29,7 +29,7 @@ type echo struct {
 func (h *echo) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.calls++
 	h.read, _ = io.ReadAll(r.Body)
-	h.actor = ActorOf(r)
+	h.actor, _ = FromContext(r.Context())
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusCreated)
 	_, _ = w.Write([]byte(`{"ok":true}`))
@@ -51,8 +51,8 @@ func TestScenario10WhatIsAudited(t *testing.T) {
 	mw := Middleware(tr, &MiddlewareOptions{
 		Include: []string{"GET /v1/machine/{id}/console-password"},
 		Exclude: []string{"POST /v1/switch/{id}/notify"},
-		Identify: func(r *http.Request) (string, string, string) {
-			return "alice", "acme", "p1"
+		Identify: func(r *http.Request) Actor {
+			return Actor{User: "alice", Tenant: "acme", Projects: []string{"p1"}}
 		},
 	})(h)
 
@@ -66,7 +66,7 @@ func TestScenario10WhatIsAudited(t *testing.T) {
 		map[string]string{"X-Forwarded-For": "203.0.113.9"})
 	rqid := w.Header().Get(RequestIDHeader)
 	require.NotEmpty(t, rqid)
-	assert.Equal(t, Actor{User: "alice", Tenant: "acme", Project: "p1", RequestID: rqid}, h.actor)
+	assert.Equal(t, Actor{User: "alice", Tenant: "acme", Projects: []string{"p1"}, RequestID: rqid}, h.actor)
 	res := search(t, tr, Filter{})
 	require.Len(t, res.Entries, 2)
 	resp, req := res.Entries[0], res.Entries[1]
@@ -148,9 +148,10 @@ func TestScenario12Redaction(t *testing.T) {
 	assert.Equal(t, `{"user":"a","password":"[redacted]"}`, string(res.Entries[0].Body))
 
 	// At any depth, and in events too.
-	err := tr.Update(context.Background(), tr.store, &Event{Detail: "machine.allocate", Path: "machine/m1",
-		Body: map[string]any{"spec": []any{map[string]any{"user_data": "#cloud-config", "n": 1}}}},
-		func(tx backends.Tx) error { return nil })
+	err := Update(context.Background(), tr, tr.store, func(tx backends.Tx, rec *Recorder) error {
+		return rec.Record("machine.allocate", "machine/m1",
+			map[string]any{"spec": []any{map[string]any{"user_data": "#cloud-config", "n": 1}}})
+	})
 	require.NoError(t, err)
 	res = search(t, tr, Filter{Type: TypeEvent})
 	require.Len(t, res.Entries, 1)

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/metalkit/metalkit/backends"
+	"github.com/metalkit/metalkit/errdefs"
 )
 
 // Retain drops every UTC day older than the Options.Keep most recent days
@@ -64,7 +65,7 @@ func eachDay(days []string, verb string, fn func(day string) error) (int, error)
 // blocks: run it in a goroutine of your own.
 func (t *Trail) RunRetention(ctx context.Context, every time.Duration) error {
 	if every <= 0 {
-		return fmt.Errorf("%w: interval %s is not positive", ErrInvalidArgument, every)
+		return errdefs.Errorf(ErrInvalidArgument, "audit: interval %s is not positive", every)
 	}
 	tick := time.NewTicker(every)
 	defer tick.Stop()

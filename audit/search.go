@@ -6,11 +6,11 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"strings"
 	"time"
 
 	"github.com/metalkit/metalkit/backends"
+	"github.com/metalkit/metalkit/errdefs"
 )
 
 // DefaultLimit is the number of entries Search returns when Filter.Limit
@@ -86,25 +86,25 @@ func (f *Filter) plan() (*plan, error) {
 	p := &plan{f: *f, limit: f.Limit}
 	var errs []error
 	if f.Limit < 0 {
-		errs = append(errs, fmt.Errorf("%w: limit %d is negative", ErrInvalidArgument, f.Limit))
+		errs = append(errs, errdefs.Errorf(ErrInvalidArgument, "audit: limit %d is negative", f.Limit))
 	}
 	if p.limit == 0 {
 		p.limit = DefaultLimit
 	}
 	if !f.From.IsZero() && !f.To.IsZero() && f.From.After(f.To) {
-		errs = append(errs, fmt.Errorf("%w: from %s is after to %s", ErrInvalidArgument,
+		errs = append(errs, errdefs.Errorf(ErrInvalidArgument, "audit: from %s is after to %s",
 			f.From.Format(time.RFC3339Nano), f.To.Format(time.RFC3339Nano)))
 	}
 	if f.Type != "" && !f.Type.Valid() {
-		errs = append(errs, fmt.Errorf("%w: type %q is not http, grpc or event", ErrInvalidArgument, f.Type))
+		errs = append(errs, errdefs.Errorf(ErrInvalidArgument, "audit: type %q is not http, grpc or event", f.Type))
 	}
 	if f.Phase != "" && !f.Phase.Valid() {
-		errs = append(errs, fmt.Errorf("%w: phase %q is not opened, request, single, response, error or closed", ErrInvalidArgument, f.Phase))
+		errs = append(errs, errdefs.Errorf(ErrInvalidArgument, "audit: phase %q is not opened, request, single, response, error or closed", f.Phase))
 	}
 	if f.After != "" {
 		k, err := base64.RawURLEncoding.DecodeString(f.After)
 		if err != nil || len(k) != entryKeyLen {
-			errs = append(errs, fmt.Errorf("%w: after %q is not a continuation token", ErrInvalidArgument, f.After))
+			errs = append(errs, errdefs.Errorf(ErrInvalidArgument, "audit: after %q is not a continuation token", f.After))
 		}
 		p.after = k
 		p.start = k
@@ -165,7 +165,7 @@ func (p *plan) match(raw []byte) (Entry, bool, error) {
 		}
 	}
 	if err := json.Unmarshal(raw, &e); err != nil {
-		return e, false, fmt.Errorf("%w: entry: %v", ErrCorrupt, err)
+		return e, false, errdefs.Errorf(ErrCorrupt, "audit: entry: %v", err)
 	}
 	f := &p.f
 	ok := (f.Component == "" || e.Component == f.Component) &&
@@ -276,7 +276,7 @@ func searchDays(tx backends.Tx, p *plan, c *collector) error {
 		}
 		var d dayInfo
 		if err := json.Unmarshal(v, &d); err != nil {
-			return false, fmt.Errorf("%w: day index of %s: %v", ErrCorrupt, k, err)
+			return false, errdefs.Errorf(ErrCorrupt, "audit: day index of %s: %v", k, err)
 		}
 		if d.State != dayDropping {
 			days = append(days, day{string(k), d})

@@ -6,9 +6,10 @@
 // transaction), answers Search newest first with one global limit and a
 // continuation token, drops whole UTC days (Retain, RunRetention),
 // optionally compresses closed days (Compress) and optionally keeps a hash
-// chain (Verify). Middleware records HTTP requests and responses; ActorOf
-// hands a handler its request's Actor so that the library's events share
-// the request id. The package starts no goroutine.
+// chain (Verify). Middleware records HTTP requests and responses and puts
+// the request's Actor into the request's context (NewContext), so that the
+// library's events share the request id. Update and Recorder are how the
+// library's operations record their changes. The package starts no goroutine.
 package audit
 
 import (
@@ -27,6 +28,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/metalkit/metalkit/backends"
+	"github.com/metalkit/metalkit/errdefs"
 )
 
 // Options configure a Trail. A nil *Options means all defaults.
@@ -84,17 +86,17 @@ type Trail struct {
 // a nil store or a negative Keep or CompressAfter.
 func New(store backends.Store, opts *Options) (*Trail, error) {
 	if store == nil {
-		return nil, fmt.Errorf("%w: store is nil", ErrInvalidArgument)
+		return nil, errdefs.Errorf(ErrInvalidArgument, "audit: store is nil")
 	}
 	var o Options
 	if opts != nil {
 		o = *opts
 	}
 	if o.Keep < 0 {
-		return nil, fmt.Errorf("%w: Keep %d is negative", ErrInvalidArgument, o.Keep)
+		return nil, errdefs.Errorf(ErrInvalidArgument, "audit: Keep %d is negative", o.Keep)
 	}
 	if o.CompressAfter < 0 {
-		return nil, fmt.Errorf("%w: CompressAfter %s is negative", ErrInvalidArgument, o.CompressAfter)
+		return nil, errdefs.Errorf(ErrInvalidArgument, "audit: CompressAfter %s is negative", o.CompressAfter)
 	}
 	t := &Trail{
 		store:         store,
@@ -260,56 +262,6 @@ func (t *Trail) shares(store backends.Store) bool {
 	return a == b && a.Comparable() && t.store == store
 }
 
-func (t *Trail) update(ctx context.Context, store backends.Store, ev *Event, fn func(tx backends.Tx) error) error {
-	if ev == nil {
-		ev = &Event{}
-	}
-	if t.shares(store) {
-		return store.Update(ctx, func(tx backends.Tx) error {
-			if err := fn(tx); err != nil {
-				return err
-			}
-			e := t.eventEntry(ev)
-			return t.WriteTx(tx, &e)
-		})
-	}
-	if err := store.Update(ctx, fn); err != nil {
-		return err
-	}
-	e := t.eventEntry(ev)
-	if err := t.Write(context.WithoutCancel(ctx), &e); err != nil {
-		t.log.Error("audit: event entry lost after its change committed",
-			"detail", e.Detail, "path", e.Path, "rqid", e.RequestID, "error", err)
-	}
-	return nil
-}
-
-// eventEntry builds the entry of a library event.
-func (t *Trail) eventEntry(ev *Event) Entry {
-	e := Entry{
-		Type:      TypeEvent,
-		Phase:     PhaseSingle,
-		RequestID: ev.Actor.RequestID,
-		User:      ev.Actor.User,
-		Tenant:    ev.Actor.Tenant,
-		Project:   ev.Actor.Project,
-		Detail:    ev.Detail,
-		Path:      ev.Path,
-	}
-	if e.RequestID == "" {
-		e.RequestID = t.ids()
-	}
-	if ev.Body != nil {
-		b, err := json.Marshal(ev.Body)
-		if err != nil {
-			// The change must not fail for its audit body: keep its text.
-			b, _ = json.Marshal(fmt.Sprintf("%+v", ev.Body))
-		}
-		e.Body = b
-	}
-	return e
-}
-
 // Day states of the day index.
 const (
 	dayOpen        = "open"
@@ -337,7 +289,7 @@ func getDay(tx backends.Tx, day string) (dayInfo, error) {
 		return d, err
 	}
 	if err := json.Unmarshal(v, &d); err != nil {
-		return d, fmt.Errorf("%w: day index of %s: %v", ErrCorrupt, day, err)
+		return d, errdefs.Errorf(ErrCorrupt, "audit: day index of %s: %v", day, err)
 	}
 	return d, nil
 }
@@ -368,7 +320,7 @@ func getPoint(tx backends.Tx, key []byte) (chainPoint, error) {
 		return p, err
 	}
 	if err := json.Unmarshal(v, &p); err != nil {
-		return p, fmt.Errorf("%w: chain %s: %v", ErrCorrupt, key, err)
+		return p, errdefs.Errorf(ErrCorrupt, "audit: chain %s: %v", key, err)
 	}
 	return p, nil
 }
