@@ -2,9 +2,9 @@ package ipam
 
 import (
 	"errors"
-	"fmt"
 
 	"github.com/metalkit/metalkit/backends"
+	"github.com/metalkit/metalkit/errdefs"
 )
 
 // blockSet holds the free child blocks of one prefix, buddy style: every
@@ -76,7 +76,7 @@ func (b blockSet) get(start u128) (bits int, ok bool, err error) {
 		return 0, false, err
 	}
 	if len(v) != 1 {
-		return 0, false, fmt.Errorf("ipam: corrupt block entry %x", start)
+		return 0, false, errdefs.Errorf(ErrCorrupt, "ipam: corrupt block entry %x", start)
 	}
 	return int(v[0]), true, nil
 }
@@ -86,7 +86,7 @@ func (b blockSet) get(start u128) (bits int, ok bool, err error) {
 func (b blockSet) containing(x u128) (start u128, bits int, ok bool, err error) {
 	err = b.tx.Descend(b.byAddr, numKey(x), func(k, v []byte) (bool, error) {
 		if len(k) != 16 || len(v) != 1 {
-			return false, fmt.Errorf("ipam: corrupt block entry %x", k)
+			return false, errdefs.Errorf(ErrCorrupt, "ipam: corrupt block entry %x", k)
 		}
 		start, bits = getU128(k), int(v[0])
 		ok = x.cmp(start.or(lowMask(b.w-bits))) <= 0

@@ -1,10 +1,10 @@
 package ipam
 
 import (
-	"fmt"
 	"net/netip"
 
 	"github.com/metalkit/metalkit/backends"
+	"github.com/metalkit/metalkit/errdefs"
 )
 
 // AcquireChild takes a child prefix of length bits from parent and
@@ -22,11 +22,11 @@ func AcquireChild(tx backends.Tx, parent netip.Prefix, bits int) (netip.Prefix, 
 		return netip.Prefix{}, err
 	}
 	if bits <= sp.bits || bits > sp.w {
-		return netip.Prefix{}, fmt.Errorf("ipam: prefix %s: child length /%d must be longer than /%d and at most /%d: %w",
-			parent, bits, sp.bits, sp.w, ErrInvalidArgument)
+		return netip.Prefix{}, errdefs.Errorf(ErrInvalidArgument, "ipam: prefix %s: child length /%d must be longer than /%d and at most /%d",
+			parent, bits, sp.bits, sp.w)
 	}
 	if r.usedIPs != sp.reserved() {
-		return netip.Prefix{}, fmt.Errorf("ipam: prefix %s holds IPs and so gives no child prefixes: %w", parent, ErrInUse)
+		return netip.Prefix{}, errdefs.Errorf(ErrInUse, "ipam: prefix %s holds IPs and so gives no child prefixes", parent)
 	}
 	bs := sp.blocks(tx)
 	start, bbits, ok, err := bs.bestFit(bits)
@@ -52,10 +52,10 @@ func exhaustedBlock(sp span, bs blockSet, bits int) error {
 		return err
 	}
 	if !ok {
-		return fmt.Errorf("ipam: prefix %s: no free /%d (no free block left): %w", sp.p, bits, ErrExhausted)
+		return errdefs.Errorf(ErrExhausted, "ipam: prefix %s: no free /%d (no free block left)", sp.p, bits)
 	}
-	return fmt.Errorf("ipam: prefix %s: no free /%d (largest free block %s): %w",
-		sp.p, bits, sp.prefixAt(start, lbits), ErrExhausted)
+	return errdefs.Errorf(ErrExhausted, "ipam: prefix %s: no free /%d (largest free block %s)",
+		sp.p, bits, sp.prefixAt(start, lbits))
 }
 
 func registerChild(tx backends.Tx, sp span, r *record, child netip.Prefix) error {
@@ -76,7 +76,7 @@ func checkChild(sp span, child netip.Prefix) error {
 		return err
 	}
 	if child.Addr().Is4() != sp.v4 || child.Bits() <= sp.bits || !sp.p.Contains(child.Addr()) {
-		return fmt.Errorf("ipam: %s is not a child prefix of %s: %w", child, sp.p, ErrInvalidArgument)
+		return errdefs.Errorf(ErrInvalidArgument, "ipam: %s is not a child prefix of %s", child, sp.p)
 	}
 	return nil
 }
@@ -95,7 +95,7 @@ func AcquireSpecificChild(tx backends.Tx, parent, child netip.Prefix) error {
 		return err
 	}
 	if r.usedIPs != sp.reserved() {
-		return fmt.Errorf("ipam: prefix %s holds IPs and so gives no child prefixes: %w", parent, ErrInUse)
+		return errdefs.Errorf(ErrInUse, "ipam: prefix %s holds IPs and so gives no child prefixes", parent)
 	}
 	cs := newSpan(child)
 	bs := sp.blocks(tx)
@@ -104,7 +104,7 @@ func AcquireSpecificChild(tx backends.Tx, parent, child netip.Prefix) error {
 		return err
 	}
 	if !ok || bbits > cs.bits {
-		return fmt.Errorf("ipam: prefix %s: child %s is taken in whole or in part: %w", parent, child, ErrAlreadyAllocated)
+		return errdefs.Errorf(ErrAlreadyAllocated, "ipam: prefix %s: child %s is taken in whole or in part", parent, child)
 	}
 	if err := bs.split(&r, bstart, bbits, cs.start, cs.bits); err != nil {
 		return err
@@ -130,7 +130,7 @@ func ReleaseChild(tx backends.Tx, parent, child netip.Prefix) error {
 		return err
 	}
 	if cr.parent != parent {
-		return fmt.Errorf("ipam: %s is not a child of %s: %w", child, parent, ErrNotFound)
+		return errdefs.Errorf(ErrNotFound, "ipam: %s is not a child of %s", child, parent)
 	}
 	if !cr.isEmpty(cs) {
 		return inUse(cs, &cr)

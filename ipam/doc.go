@@ -54,7 +54,7 @@
 // children exactly (as big.Int, since an IPv6 prefix has up to 2^128
 // addresses), the exact number of free blocks of any length
 // (Usage.FreeBlocks), and metal-api's capped consumption figures
-// (Usage.Compatible, SumCompatible).
+// (Capped).
 //
 // # Errors
 //

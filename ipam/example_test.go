@@ -39,7 +39,7 @@ func Example() {
 	if err != nil {
 		panic(err)
 	}
-	fmt.Printf("%+v\n", u.Compatible())
+	fmt.Println("capacity", u.Capacity, "used", u.UsedIPs, "free /30", u.FreeSmallestChildren, "children", u.UsedChildren)
 	// Output:
 	// child 10.0.0.0/22
 	// child 10.0.4.0/22
@@ -47,7 +47,7 @@ func Example() {
 	// child 10.0.12.0/22
 	// ip 10.0.4.1
 	// ip 10.0.4.2
-	// {AvailableIPs:65536 UsedIPs:2 AvailablePrefixes:15552 UsedPrefixes:4}
+	// capacity 65536 used 2 free /30 15552 children 4
 }
 
 // The transaction functions let a caller combine several operations in one
@@ -93,7 +93,7 @@ func ExampleAcquireChild() {
 	// Output:
 	// 192.168.0.0/25 vrf 1
 	// 192.168.0.128/26 vrf 2
-	// ipam: prefix 192.168.0.0/24: no free /25 (largest free block 192.168.0.192/26): ipam: exhausted
+	// ipam: prefix 192.168.0.0/24: no free /25 (largest free block 192.168.0.192/26)
 	// vrfs used: 2
 }
 
@@ -113,10 +113,10 @@ func ExampleUsage() {
 		panic(err)
 	}
 	fmt.Println("capacity", u.Capacity, "free /126", u.FreeSmallestChildren, "free /96", u.FreeBlocks(96))
-	fmt.Printf("%+v\n", u.Compatible())
+	fmt.Println("capped", ipam.Capped(u.Capacity), ipam.Capped(u.FreeSmallestChildren))
 	// Output:
 	// capacity 18446744073709551616 free /126 4611686017353646080 free /96 4294967295
-	// {AvailableIPs:2147483647 UsedIPs:1 AvailablePrefixes:2147483647 UsedPrefixes:1}
+	// capped 2147483647 2147483647
 }
 
 // Addresses: lowest free first, specific ones, reserved ones refused.
@@ -138,7 +138,7 @@ func ExampleService_AcquireIP() {
 	// 10.0.0.1
 	// <nil>
 	// 10.0.0.3
-	// true ipam: prefix 10.0.0.0/29: address 10.0.0.7 is reserved and cannot be released: ipam: reserved address
+	// true ipam: prefix 10.0.0.0/29: address 10.0.0.7 is reserved and cannot be released
 }
 
 // A go-ipam dump is imported in one transaction.

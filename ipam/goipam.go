@@ -9,6 +9,7 @@ import (
 	"slices"
 
 	"github.com/metalkit/metalkit/backends"
+	"github.com/metalkit/metalkit/errdefs"
 )
 
 // goipamPrefix is one element of the JSON array that go-ipam's Dump
@@ -89,13 +90,13 @@ func ImportGoIPAM(tx backends.Tx, dump []byte) (ImportStats, error) {
 }
 
 func importErr(format string, args ...any) error {
-	return fmt.Errorf("ipam: go-ipam dump: "+format+": %w", append(args, ErrInvalidArgument)...)
+	return errdefs.Errorf(ErrInvalidArgument, "ipam: go-ipam dump: "+format, args...)
 }
 
 func parsePrefixText(s string) (netip.Prefix, error) {
 	p, err := netip.ParsePrefix(s)
 	if err != nil {
-		return p, fmt.Errorf("ipam: prefix %q: %v: %w", s, err, ErrInvalidArgument)
+		return p, errdefs.Errorf(ErrInvalidArgument, "ipam: prefix %q: %v", s, err)
 	}
 	return p, checkPrefix(p)
 }
@@ -230,8 +231,8 @@ func checkOverlaps(nodes []*importNode) []error {
 		})
 		for i := 1; i < len(g); i++ {
 			if prev := g[i-1]; prev.p.Overlaps(g[i].p) {
-				errs = append(errs, fmt.Errorf("ipam: go-ipam dump: prefixes %s and %s overlap: %w: %w",
-					prev.p, g[i].p, ErrPrefixOverlap, ErrInvalidArgument))
+				errs = append(errs, errdefs.With(errdefs.Errorf(ErrPrefixOverlap, "ipam: go-ipam dump: prefixes %s and %s overlap",
+					prev.p, g[i].p), ErrInvalidArgument))
 			}
 		}
 	}

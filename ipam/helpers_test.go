@@ -159,3 +159,24 @@ func nonzero(a [129]uint64) map[int]uint64 {
 	}
 	return m
 }
+
+// Consumption holds metal-api's four capped figures of a prefix, as package
+// network reports them; the tests compare placements through it.
+type Consumption struct {
+	AvailableIPs, UsedIPs, AvailablePrefixes, UsedPrefixes uint64
+}
+
+// Compatible returns the capped figures of u alone.
+func (u Usage) Compatible() Consumption { return SumCompatible(u) }
+
+// SumCompatible sums the exact figures of us and caps each sum.
+func SumCompatible(us ...Usage) Consumption {
+	var capacity, used, avail, children big.Int
+	for _, u := range us {
+		capacity.Add(&capacity, u.Capacity)
+		used.Add(&used, u.UsedIPs)
+		avail.Add(&avail, u.FreeSmallestChildren)
+		children.Add(&children, u.UsedChildren)
+	}
+	return Consumption{Capped(&capacity), Capped(&used), Capped(&avail), Capped(&children)}
+}

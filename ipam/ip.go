@@ -1,15 +1,15 @@
 package ipam
 
 import (
-	"fmt"
 	"net/netip"
 
 	"github.com/metalkit/metalkit/backends"
+	"github.com/metalkit/metalkit/errdefs"
 )
 
 func hasChildren(sp span, r *record) error {
 	if !r.usedChildren.isZero() {
-		return fmt.Errorf("ipam: prefix %s has child prefixes and so gives no IPs: %w", sp.p, ErrInUse)
+		return errdefs.Errorf(ErrInUse, "ipam: prefix %s has child prefixes and so gives no IPs", sp.p)
 	}
 	return nil
 }
@@ -46,7 +46,7 @@ func AcquireIP(tx backends.Tx, p netip.Prefix) (netip.Addr, error) {
 		return netip.Addr{}, err
 	}
 	if !ok {
-		return netip.Addr{}, fmt.Errorf("ipam: prefix %s: no free address: %w", p, ErrExhausted)
+		return netip.Addr{}, errdefs.Errorf(ErrExhausted, "ipam: prefix %s: no free address", p)
 	}
 	r.usedIPs = r.usedIPs.inc()
 	return sp.addr(u), saveRecord(tx, sp, &r)
@@ -63,7 +63,7 @@ func AcquireSpecificIP(tx backends.Tx, p netip.Prefix, a netip.Addr) error {
 		return err
 	}
 	if reserved {
-		return fmt.Errorf("ipam: prefix %s: address %s is reserved: %w: %w", p, a, ErrAlreadyAllocated, ErrReserved)
+		return errdefs.With(errdefs.Errorf(ErrAlreadyAllocated, "ipam: prefix %s: address %s is reserved", p, a), ErrReserved)
 	}
 	if err := hasChildren(sp, &r); err != nil {
 		return err
@@ -73,7 +73,7 @@ func AcquireSpecificIP(tx backends.Tx, p netip.Prefix, a netip.Addr) error {
 		return err
 	}
 	if !ok {
-		return fmt.Errorf("ipam: prefix %s: address %s is taken: %w", p, a, ErrAlreadyAllocated)
+		return errdefs.Errorf(ErrAlreadyAllocated, "ipam: prefix %s: address %s is taken", p, a)
 	}
 	r.usedIPs = r.usedIPs.inc()
 	return saveRecord(tx, sp, &r)
@@ -89,14 +89,14 @@ func ReleaseIP(tx backends.Tx, p netip.Prefix, a netip.Addr) error {
 		return err
 	}
 	if reserved {
-		return fmt.Errorf("ipam: prefix %s: address %s is reserved and cannot be released: %w", p, a, ErrReserved)
+		return errdefs.Errorf(ErrReserved, "ipam: prefix %s: address %s is reserved and cannot be released", p, a)
 	}
 	ok, err := sp.ips(tx).release(u)
 	if err != nil {
 		return err
 	}
 	if !ok {
-		return fmt.Errorf("ipam: prefix %s: address %s is not allocated: %w", p, a, ErrNotFound)
+		return errdefs.Errorf(ErrNotFound, "ipam: prefix %s: address %s is not allocated", p, a)
 	}
 	r.usedIPs = r.usedIPs.dec()
 	return saveRecord(tx, sp, &r)

@@ -1,8 +1,9 @@
 package ipam
 
 import (
-	"fmt"
 	"net/netip"
+
+	"github.com/metalkit/metalkit/errdefs"
 )
 
 // Every bucket name and key encoding of the package lives in this file.
@@ -54,12 +55,12 @@ func prefixKey(p netip.Prefix) []byte {
 
 func decodePrefixKey(k []byte) (netip.Prefix, error) {
 	if len(k) != 18 || (k[0] != 4 && k[0] != 6) {
-		return netip.Prefix{}, fmt.Errorf("ipam: corrupt prefix key %x", k)
+		return netip.Prefix{}, errdefs.Errorf(ErrCorrupt, "ipam: corrupt prefix key %x", k)
 	}
 	v4 := k[0] == 4
 	p, err := uToAddr(getU128(k[1:17]), v4).Prefix(int(k[17]))
 	if err != nil || int(k[17]) > width(v4) {
-		return netip.Prefix{}, fmt.Errorf("ipam: corrupt prefix key %x", k)
+		return netip.Prefix{}, errdefs.Errorf(ErrCorrupt, "ipam: corrupt prefix key %x", k)
 	}
 	return p, nil
 }
@@ -98,7 +99,7 @@ func sizeKey(bits int, start u128) []byte {
 
 func decodeSizeKey(k []byte) (bits int, start u128, err error) {
 	if len(k) != 17 || k[0] > 128 {
-		return 0, u128{}, fmt.Errorf("ipam: corrupt block key %x", k)
+		return 0, u128{}, errdefs.Errorf(ErrCorrupt, "ipam: corrupt block key %x", k)
 	}
 	return 128 - int(k[0]), getU128(k[1:]), nil
 }

@@ -3,10 +3,10 @@ package ipam
 import (
 	"encoding/binary"
 	"errors"
-	"fmt"
 	"math"
 
 	"github.com/metalkit/metalkit/backends"
+	"github.com/metalkit/metalkit/errdefs"
 )
 
 // Integer pools for VRF ids, ASNs and the like, on the same free-range
@@ -41,7 +41,7 @@ func (p Pool) encode() []byte {
 
 func checkPoolName(name string) error {
 	if name == "" || len(name) > 1024 {
-		return fmt.Errorf("ipam: pool name %q must have 1 to 1024 bytes: %w", name, ErrInvalidArgument)
+		return errdefs.Errorf(ErrInvalidArgument, "ipam: pool name %q must have 1 to 1024 bytes", name)
 	}
 	return nil
 }
@@ -54,13 +54,13 @@ func GetPool(tx backends.Tx, name string) (Pool, error) {
 	}
 	v, err := tx.Get(bucketPools, []byte(name))
 	if errors.Is(err, backends.ErrNotFound) {
-		return Pool{}, fmt.Errorf("ipam: pool %q: %w", name, ErrNotFound)
+		return Pool{}, errdefs.Errorf(ErrNotFound, "ipam: pool %q", name)
 	}
 	if err != nil {
 		return Pool{}, err
 	}
 	if len(v) != 24 {
-		return Pool{}, fmt.Errorf("ipam: pool %q: corrupt record %x", name, v)
+		return Pool{}, errdefs.Errorf(ErrCorrupt, "ipam: pool %q: corrupt record %x", name, v)
 	}
 	return Pool{
 		Name: name,
@@ -79,11 +79,11 @@ func CreatePool(tx backends.Tx, name string, min, max uint64) error {
 		return err
 	}
 	if min > max || (min == 0 && max == math.MaxUint64) {
-		return fmt.Errorf("ipam: pool %q: bounds %d..%d are not a range of fewer than 2^64 values: %w", name, min, max, ErrInvalidArgument)
+		return errdefs.Errorf(ErrInvalidArgument, "ipam: pool %q: bounds %d..%d are not a range of fewer than 2^64 values", name, min, max)
 	}
 	_, err := GetPool(tx, name)
 	if err == nil {
-		return fmt.Errorf("ipam: pool %q: %w", name, ErrAlreadyExists)
+		return errdefs.Errorf(ErrAlreadyExists, "ipam: pool %q", name)
 	}
 	if !errors.Is(err, ErrNotFound) {
 		return err
@@ -101,7 +101,7 @@ func DeletePool(tx backends.Tx, name string) error {
 		return err
 	}
 	if p.Used != 0 {
-		return fmt.Errorf("ipam: pool %q has %d values taken: %w", name, p.Used, ErrInUse)
+		return errdefs.Errorf(ErrInUse, "ipam: pool %q has %d values taken", name, p.Used)
 	}
 	if err := tx.Delete(poolBucket(name), numKey(u64(p.Min))); err != nil {
 		return err
@@ -121,7 +121,7 @@ func AcquireInt(tx backends.Tx, name string) (uint64, error) {
 		return 0, err
 	}
 	if !ok {
-		return 0, fmt.Errorf("ipam: pool %q (%d..%d): no free value: %w", name, p.Min, p.Max, ErrExhausted)
+		return 0, errdefs.Errorf(ErrExhausted, "ipam: pool %q (%d..%d): no free value", name, p.Min, p.Max)
 	}
 	p.Used++
 	return u.lo, tx.Put(bucketPools, []byte(name), p.encode())
@@ -136,14 +136,14 @@ func AcquireSpecificInt(tx backends.Tx, name string, v uint64) error {
 		return err
 	}
 	if v < p.Min || v > p.Max {
-		return fmt.Errorf("ipam: pool %q: value %d is outside %d..%d: %w", name, v, p.Min, p.Max, ErrInvalidArgument)
+		return errdefs.Errorf(ErrInvalidArgument, "ipam: pool %q: value %d is outside %d..%d", name, v, p.Min, p.Max)
 	}
 	ok, err := rangeSet{tx: tx, bucket: poolBucket(name)}.take(u64(v))
 	if err != nil {
 		return err
 	}
 	if !ok {
-		return fmt.Errorf("ipam: pool %q: value %d is taken: %w", name, v, ErrAlreadyAllocated)
+		return errdefs.Errorf(ErrAlreadyAllocated, "ipam: pool %q: value %d is taken", name, v)
 	}
 	p.Used++
 	return tx.Put(bucketPools, []byte(name), p.encode())
@@ -158,14 +158,14 @@ func ReleaseInt(tx backends.Tx, name string, v uint64) error {
 		return err
 	}
 	if v < p.Min || v > p.Max {
-		return fmt.Errorf("ipam: pool %q: value %d is outside %d..%d: %w", name, v, p.Min, p.Max, ErrInvalidArgument)
+		return errdefs.Errorf(ErrInvalidArgument, "ipam: pool %q: value %d is outside %d..%d", name, v, p.Min, p.Max)
 	}
 	ok, err := rangeSet{tx: tx, bucket: poolBucket(name)}.release(u64(v))
 	if err != nil {
 		return err
 	}
 	if !ok {
-		return fmt.Errorf("ipam: pool %q: value %d is not taken: %w", name, v, ErrNotFound)
+		return errdefs.Errorf(ErrNotFound, "ipam: pool %q: value %d is not taken", name, v)
 	}
 	p.Used--
 	return tx.Put(bucketPools, []byte(name), p.encode())

@@ -3,10 +3,10 @@ package ipam
 import (
 	"encoding/binary"
 	"errors"
-	"fmt"
 	"net/netip"
 
 	"github.com/metalkit/metalkit/backends"
+	"github.com/metalkit/metalkit/errdefs"
 )
 
 // Prefix is a registered prefix as GetPrefix reports it.
@@ -110,7 +110,9 @@ func (r *record) encode() []byte {
 
 func decodeRecord(b []byte) (record, error) {
 	var r record
-	bad := func() (record, error) { return record{}, fmt.Errorf("ipam: corrupt prefix record %x", b) }
+	bad := func() (record, error) {
+		return record{}, errdefs.Errorf(ErrCorrupt, "ipam: corrupt prefix record %x", b)
+	}
 	if len(b) < 2 || b[0] != recordVersion {
 		return bad()
 	}
@@ -150,13 +152,13 @@ func decodeRecord(b []byte) (record, error) {
 func checkPrefix(p netip.Prefix) error {
 	switch {
 	case !p.IsValid():
-		return fmt.Errorf("ipam: prefix %q is not valid: %w", p.String(), ErrInvalidArgument)
+		return errdefs.Errorf(ErrInvalidArgument, "ipam: prefix %q is not valid", p.String())
 	case p.Addr().Zone() != "":
-		return fmt.Errorf("ipam: prefix %s has a zone: %w", p, ErrInvalidArgument)
+		return errdefs.Errorf(ErrInvalidArgument, "ipam: prefix %s has a zone", p)
 	case p.Addr().Is4In6():
-		return fmt.Errorf("ipam: prefix %s is IPv4-mapped IPv6: %w", p, ErrInvalidArgument)
+		return errdefs.Errorf(ErrInvalidArgument, "ipam: prefix %s is IPv4-mapped IPv6", p)
 	case p.Masked() != p:
-		return fmt.Errorf("ipam: prefix %s has host bits set, the canonical form is %s: %w", p, p.Masked(), ErrInvalidArgument)
+		return errdefs.Errorf(ErrInvalidArgument, "ipam: prefix %s has host bits set, the canonical form is %s", p, p.Masked())
 	}
 	return nil
 }
@@ -166,11 +168,11 @@ func checkPrefix(p netip.Prefix) error {
 func checkAddr(sp span, a netip.Addr) error {
 	switch {
 	case !a.IsValid():
-		return fmt.Errorf("ipam: address %q is not valid: %w", a.String(), ErrInvalidArgument)
+		return errdefs.Errorf(ErrInvalidArgument, "ipam: address %q is not valid", a.String())
 	case a.Zone() != "":
-		return fmt.Errorf("ipam: address %s has a zone: %w", a, ErrInvalidArgument)
+		return errdefs.Errorf(ErrInvalidArgument, "ipam: address %s has a zone", a)
 	case !sp.p.Contains(a):
-		return fmt.Errorf("ipam: address %s is not in prefix %s: %w", a, sp.p, ErrInvalidArgument)
+		return errdefs.Errorf(ErrInvalidArgument, "ipam: address %s is not in prefix %s", a, sp.p)
 	}
 	return nil
 }
@@ -181,7 +183,7 @@ func loadRecord(tx backends.Tx, p netip.Prefix) (span, record, error) {
 	}
 	v, err := tx.Get(bucketPrefixes, prefixKey(p))
 	if errors.Is(err, backends.ErrNotFound) {
-		return span{}, record{}, fmt.Errorf("ipam: prefix %s: %w", p, ErrNotFound)
+		return span{}, record{}, errdefs.Errorf(ErrNotFound, "ipam: prefix %s", p)
 	}
 	if err != nil {
 		return span{}, record{}, err
@@ -216,8 +218,8 @@ func (r *record) isEmpty(sp span) bool {
 }
 
 func inUse(sp span, r *record) error {
-	return fmt.Errorf("ipam: prefix %s holds %s IPs besides the reserved ones and %s children: %w",
-		sp.p, r.usedIPs.sub(sp.reserved()), r.usedChildren, ErrInUse)
+	return errdefs.Errorf(ErrInUse, "ipam: prefix %s holds %s IPs besides the reserved ones and %s children",
+		sp.p, r.usedIPs.sub(sp.reserved()), r.usedChildren)
 }
 
 // clearState removes an empty prefix's free space and record. In an empty
@@ -250,7 +252,7 @@ func CreatePrefix(tx backends.Tx, p netip.Prefix) error {
 	}
 	_, err := tx.Get(bucketPrefixes, prefixKey(p))
 	if err == nil {
-		return fmt.Errorf("ipam: prefix %s is already registered: %w: %w", p, ErrAlreadyExists, ErrPrefixOverlap)
+		return errdefs.With(errdefs.Errorf(ErrAlreadyExists, "ipam: prefix %s is already registered", p), ErrPrefixOverlap)
 	}
 	if !errors.Is(err, backends.ErrNotFound) {
 		return err
@@ -260,7 +262,7 @@ func CreatePrefix(tx backends.Tx, p netip.Prefix) error {
 	var other netip.Prefix
 	check := func(k, v []byte) (bool, error) {
 		if len(k) != 17 || len(v) != 17 {
-			return false, fmt.Errorf("ipam: corrupt root index entry %x", k)
+			return false, errdefs.Errorf(ErrCorrupt, "ipam: corrupt root index entry %x", k)
 		}
 		if k[0] != fam {
 			return false, nil
@@ -280,7 +282,7 @@ func CreatePrefix(tx backends.Tx, p netip.Prefix) error {
 		}
 	}
 	if other.IsValid() {
-		return fmt.Errorf("ipam: prefix %s overlaps registered prefix %s: %w", p, other, ErrPrefixOverlap)
+		return errdefs.Errorf(ErrPrefixOverlap, "ipam: prefix %s overlaps registered prefix %s", p, other)
 	}
 	if err := tx.Put(bucketRoots, rootKey(fam, sp.start), rootValue(sp.end, sp.bits)); err != nil {
 		return err
@@ -341,7 +343,7 @@ func Children(tx backends.Tx, p netip.Prefix) ([]netip.Prefix, error) {
 	var out []netip.Prefix
 	err = tx.Ascend(childBucket(p), nil, func(k, _ []byte) (bool, error) {
 		if len(k) != 17 {
-			return false, fmt.Errorf("ipam: corrupt child key %x", k)
+			return false, errdefs.Errorf(ErrCorrupt, "ipam: corrupt child key %x", k)
 		}
 		out = append(out, sp.prefixAt(getU128(k[:16]), int(k[16])))
 		return true, nil

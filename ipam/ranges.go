@@ -1,9 +1,8 @@
 package ipam
 
 import (
-	"fmt"
-
 	"github.com/metalkit/metalkit/backends"
+	"github.com/metalkit/metalkit/errdefs"
 )
 
 // rangeSet is the free-range machinery shared by addresses and integer
@@ -17,7 +16,7 @@ type rangeSet struct {
 
 func decodeRange(k, v []byte) (s, e u128, err error) {
 	if len(k) != 16 || len(v) != 16 {
-		return s, e, fmt.Errorf("ipam: corrupt free range %x -> %x", k, v)
+		return s, e, errdefs.Errorf(ErrCorrupt, "ipam: corrupt free range %x -> %x", k, v)
 	}
 	return getU128(k), getU128(v), nil
 }

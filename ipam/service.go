@@ -16,14 +16,14 @@ type Options struct {
 	Trail *audit.Trail
 }
 
-// Service runs each transaction function of this package in its own
-// store transaction: Store.Update for changes, Store.View for reads. It is
-// safe for concurrent use; concurrency control is the store's. Callers that
-// need several operations to commit together call the transaction functions
-// inside their own Store.Update instead.
+// Service runs the transaction functions of this package, each in its own
+// store transaction: Store.Update for changes, Store.View for reads, with
+// one audit event per committed change. Bind gives the same operations
+// inside a transaction the caller already holds. The caller (for the audit
+// entry) is the audit.Actor in ctx. The engine stamps no times and makes no
+// ids, so a Service needs neither a clock nor an id source.
 //
-// Every changing method takes an optional audit.Actor: who asked for the
-// change, recorded in the event entry.
+// Service is safe for concurrent use; concurrency control is the store's.
 type Service struct {
 	store backends.Store
 	trail *audit.Trail
@@ -38,162 +38,251 @@ func New(store backends.Store, opts *Options) *Service {
 	return s
 }
 
-// update runs fn in one Update that also records the change's event.
-func (s *Service) update(ctx context.Context, actor []audit.Actor, detail, path string, body any, fn func(tx backends.Tx) error) error {
-	ev := &audit.Event{Detail: detail, Path: path, Body: body}
-	if len(actor) > 0 {
-		ev.Actor = actor[0]
+// Tx is the Service bound to one transaction: each method runs its
+// operation in that transaction, and a change records its audit event
+// through the transaction's Recorder, so it commits (or not) with
+// everything else the transaction does. A Tx is valid only while its
+// transaction runs.
+type Tx struct {
+	tx  backends.Tx
+	rec *audit.Recorder
+}
+
+// Bind returns the Service bound to tx. rec records the events of the
+// changes; a nil rec records none (an operation composed into another one
+// that records the change itself).
+func (s *Service) Bind(tx backends.Tx, rec *audit.Recorder) *Tx {
+	return &Tx{tx: tx, rec: rec}
+}
+
+// Backend returns the transaction the Tx is bound to.
+func (t *Tx) Backend() backends.Tx { return t.tx }
+
+// runUpdate runs fn on a Tx bound to a new transaction of s's store.
+func runUpdate[T any](ctx context.Context, s *Service, fn func(t *Tx) (T, error)) (T, error) {
+	return audit.Do(ctx, s.trail, s.store, func(tx backends.Tx, rec *audit.Recorder) (T, error) {
+		return fn(s.Bind(tx, rec))
+	})
+}
+
+// runView runs fn on a Tx bound to a new read-only transaction of s's store.
+func runView[T any](ctx context.Context, s *Service, fn func(t *Tx) (T, error)) (T, error) {
+	return audit.View(ctx, s.store, func(tx backends.Tx) (T, error) { return fn(s.Bind(tx, nil)) })
+}
+
+// done runs a change without a result.
+func done(err error) (struct{}, error) { return struct{}{}, err }
+
+// record records the event of a change that succeeded.
+func (t *Tx) record(err error, op, path string, body any) error {
+	if err != nil {
+		return err
 	}
-	return s.trail.Update(ctx, s.store, ev, fn)
+	return t.rec.Record("ipam."+op, path, body)
 }
 
-// CreatePrefix runs CreatePrefix in one Update.
-func (s *Service) CreatePrefix(ctx context.Context, p netip.Prefix, actor ...audit.Actor) error {
-	return s.update(ctx, actor, "ipam.createprefix", "prefix/"+p.String(), map[string]any{"prefix": p}, func(tx backends.Tx) error { return CreatePrefix(tx, p) })
+func prefixPath(p netip.Prefix) string { return "prefix/" + p.String() }
+func poolPath(name string) string      { return "pool/" + name }
+
+// CreatePrefix registers a top-level prefix (see the function CreatePrefix).
+func (t *Tx) CreatePrefix(p netip.Prefix) error {
+	return t.record(CreatePrefix(t.tx, p), "createprefix", prefixPath(p), map[string]any{"prefix": p})
 }
 
-// DeletePrefix runs DeletePrefix in one Update.
-func (s *Service) DeletePrefix(ctx context.Context, p netip.Prefix, actor ...audit.Actor) error {
-	return s.update(ctx, actor, "ipam.deleteprefix", "prefix/"+p.String(), map[string]any{"prefix": p}, func(tx backends.Tx) error { return DeletePrefix(tx, p) })
+// DeletePrefix deletes a prefix that holds nothing (see DeletePrefix).
+func (t *Tx) DeletePrefix(p netip.Prefix) error {
+	return t.record(DeletePrefix(t.tx, p), "deleteprefix", prefixPath(p), map[string]any{"prefix": p})
 }
 
-// GetPrefix runs GetPrefix in one View.
+// GetPrefix returns a registered prefix with its usage.
+func (t *Tx) GetPrefix(p netip.Prefix) (Prefix, error) { return GetPrefix(t.tx, p) }
+
+// Prefixes lists the registered prefixes.
+func (t *Tx) Prefixes() ([]netip.Prefix, error) { return Prefixes(t.tx) }
+
+// Children lists the child prefixes taken from p.
+func (t *Tx) Children(p netip.Prefix) ([]netip.Prefix, error) { return Children(t.tx, p) }
+
+// AcquireChild takes the best-fitting free /bits child of parent.
+func (t *Tx) AcquireChild(parent netip.Prefix, bits int) (netip.Prefix, error) {
+	c, err := AcquireChild(t.tx, parent, bits)
+	return c, t.record(err, "acquirechild", prefixPath(parent), map[string]any{"parent": parent, "length": bits})
+}
+
+// AcquireSpecificChild takes the given child of parent.
+func (t *Tx) AcquireSpecificChild(parent, child netip.Prefix) error {
+	return t.record(AcquireSpecificChild(t.tx, parent, child), "acquirechild", prefixPath(parent), map[string]any{"parent": parent, "child": child})
+}
+
+// ReleaseChild gives a child back to parent.
+func (t *Tx) ReleaseChild(parent, child netip.Prefix) error {
+	return t.record(ReleaseChild(t.tx, parent, child), "releasechild", prefixPath(parent), map[string]any{"parent": parent, "child": child})
+}
+
+// AcquireIP takes the lowest free address of p.
+func (t *Tx) AcquireIP(p netip.Prefix) (netip.Addr, error) {
+	a, err := AcquireIP(t.tx, p)
+	return a, t.record(err, "acquireip", prefixPath(p), map[string]any{"prefix": p})
+}
+
+// AcquireSpecificIP takes address a of p.
+func (t *Tx) AcquireSpecificIP(p netip.Prefix, a netip.Addr) error {
+	return t.record(AcquireSpecificIP(t.tx, p, a), "acquireip", prefixPath(p), map[string]any{"prefix": p, "ip": a})
+}
+
+// ReleaseIP gives address a of p back.
+func (t *Tx) ReleaseIP(p netip.Prefix, a netip.Addr) error {
+	return t.record(ReleaseIP(t.tx, p, a), "releaseip", prefixPath(p), map[string]any{"prefix": p, "ip": a})
+}
+
+// Usage returns the exact usage of p.
+func (t *Tx) Usage(p netip.Prefix) (Usage, error) { return GetUsage(t.tx, p) }
+
+// FreeBlocks counts the free /bits blocks of p.
+func (t *Tx) FreeBlocks(p netip.Prefix, bits int) (*big.Int, error) { return FreeBlocks(t.tx, p, bits) }
+
+// CreatePool creates the integer pool name over min..max.
+func (t *Tx) CreatePool(name string, min, max uint64) error {
+	return t.record(CreatePool(t.tx, name, min, max), "createpool", poolPath(name), map[string]any{"name": name, "min": min, "max": max})
+}
+
+// DeletePool deletes a pool that holds no value.
+func (t *Tx) DeletePool(name string) error {
+	return t.record(DeletePool(t.tx, name), "deletepool", poolPath(name), map[string]any{"name": name})
+}
+
+// GetPool returns a pool's bounds and use.
+func (t *Tx) GetPool(name string) (Pool, error) { return GetPool(t.tx, name) }
+
+// AcquireInt takes the lowest free value of a pool.
+func (t *Tx) AcquireInt(name string) (uint64, error) {
+	v, err := AcquireInt(t.tx, name)
+	return v, t.record(err, "acquireint", poolPath(name), map[string]any{"name": name})
+}
+
+// AcquireSpecificInt takes value v of a pool.
+func (t *Tx) AcquireSpecificInt(name string, v uint64) error {
+	return t.record(AcquireSpecificInt(t.tx, name, v), "acquireint", poolPath(name), map[string]any{"name": name, "value": v})
+}
+
+// ReleaseInt gives value v back to a pool.
+func (t *Tx) ReleaseInt(name string, v uint64) error {
+	return t.record(ReleaseInt(t.tx, name, v), "releaseint", poolPath(name), map[string]any{"name": name, "value": v})
+}
+
+// ImportGoIPAM imports a go-ipam dump (see the function ImportGoIPAM).
+func (t *Tx) ImportGoIPAM(dump []byte) (ImportStats, error) {
+	st, err := ImportGoIPAM(t.tx, dump)
+	return st, t.record(err, "importgoipam", "prefix/", map[string]any{"bytes": len(dump)})
+}
+
+// CreatePrefix runs Tx.CreatePrefix in its own transaction.
+func (s *Service) CreatePrefix(ctx context.Context, p netip.Prefix) error {
+	_, err := runUpdate(ctx, s, func(t *Tx) (struct{}, error) { return done(t.CreatePrefix(p)) })
+	return err
+}
+
+// DeletePrefix runs Tx.DeletePrefix in its own transaction.
+func (s *Service) DeletePrefix(ctx context.Context, p netip.Prefix) error {
+	_, err := runUpdate(ctx, s, func(t *Tx) (struct{}, error) { return done(t.DeletePrefix(p)) })
+	return err
+}
+
+// GetPrefix runs Tx.GetPrefix in its own read transaction.
 func (s *Service) GetPrefix(ctx context.Context, p netip.Prefix) (Prefix, error) {
-	var out Prefix
-	err := s.store.View(ctx, func(tx backends.Tx) (err error) {
-		out, err = GetPrefix(tx, p)
-		return err
-	})
-	return out, err
+	return runView(ctx, s, func(t *Tx) (Prefix, error) { return t.GetPrefix(p) })
 }
 
-// Prefixes runs Prefixes in one View.
+// Prefixes runs Tx.Prefixes in its own read transaction.
 func (s *Service) Prefixes(ctx context.Context) ([]netip.Prefix, error) {
-	var out []netip.Prefix
-	err := s.store.View(ctx, func(tx backends.Tx) (err error) {
-		out, err = Prefixes(tx)
-		return err
-	})
-	return out, err
+	return runView(ctx, s, func(t *Tx) ([]netip.Prefix, error) { return t.Prefixes() })
 }
 
-// Children runs Children in one View.
+// Children runs Tx.Children in its own read transaction.
 func (s *Service) Children(ctx context.Context, p netip.Prefix) ([]netip.Prefix, error) {
-	var out []netip.Prefix
-	err := s.store.View(ctx, func(tx backends.Tx) (err error) {
-		out, err = Children(tx, p)
-		return err
-	})
-	return out, err
+	return runView(ctx, s, func(t *Tx) ([]netip.Prefix, error) { return t.Children(p) })
 }
 
-// AcquireChild runs AcquireChild in one Update.
-func (s *Service) AcquireChild(ctx context.Context, parent netip.Prefix, bits int, actor ...audit.Actor) (netip.Prefix, error) {
-	var out netip.Prefix
-	err := s.update(ctx, actor, "ipam.acquirechild", "prefix/"+parent.String(), map[string]any{"parent": parent, "length": bits}, func(tx backends.Tx) (err error) {
-		out, err = AcquireChild(tx, parent, bits)
-		return err
-	})
-	return out, err
+// AcquireChild runs Tx.AcquireChild in its own transaction.
+func (s *Service) AcquireChild(ctx context.Context, parent netip.Prefix, bits int) (netip.Prefix, error) {
+	return runUpdate(ctx, s, func(t *Tx) (netip.Prefix, error) { return t.AcquireChild(parent, bits) })
 }
 
-// AcquireSpecificChild runs AcquireSpecificChild in one Update.
-func (s *Service) AcquireSpecificChild(ctx context.Context, parent, child netip.Prefix, actor ...audit.Actor) error {
-	return s.update(ctx, actor, "ipam.acquirechild", "prefix/"+parent.String(), map[string]any{"parent": parent, "child": child}, func(tx backends.Tx) error { return AcquireSpecificChild(tx, parent, child) })
+// AcquireSpecificChild runs Tx.AcquireSpecificChild in its own transaction.
+func (s *Service) AcquireSpecificChild(ctx context.Context, parent, child netip.Prefix) error {
+	_, err := runUpdate(ctx, s, func(t *Tx) (struct{}, error) { return done(t.AcquireSpecificChild(parent, child)) })
+	return err
 }
 
-// ReleaseChild runs ReleaseChild in one Update.
-func (s *Service) ReleaseChild(ctx context.Context, parent, child netip.Prefix, actor ...audit.Actor) error {
-	return s.update(ctx, actor, "ipam.releasechild", "prefix/"+parent.String(), map[string]any{"parent": parent, "child": child}, func(tx backends.Tx) error { return ReleaseChild(tx, parent, child) })
+// ReleaseChild runs Tx.ReleaseChild in its own transaction.
+func (s *Service) ReleaseChild(ctx context.Context, parent, child netip.Prefix) error {
+	_, err := runUpdate(ctx, s, func(t *Tx) (struct{}, error) { return done(t.ReleaseChild(parent, child)) })
+	return err
 }
 
-// AcquireIP runs AcquireIP in one Update.
-func (s *Service) AcquireIP(ctx context.Context, p netip.Prefix, actor ...audit.Actor) (netip.Addr, error) {
-	var out netip.Addr
-	err := s.update(ctx, actor, "ipam.acquireip", "prefix/"+p.String(), map[string]any{"prefix": p}, func(tx backends.Tx) (err error) {
-		out, err = AcquireIP(tx, p)
-		return err
-	})
-	return out, err
+// AcquireIP runs Tx.AcquireIP in its own transaction.
+func (s *Service) AcquireIP(ctx context.Context, p netip.Prefix) (netip.Addr, error) {
+	return runUpdate(ctx, s, func(t *Tx) (netip.Addr, error) { return t.AcquireIP(p) })
 }
 
-// AcquireSpecificIP runs AcquireSpecificIP in one Update.
-func (s *Service) AcquireSpecificIP(ctx context.Context, p netip.Prefix, a netip.Addr, actor ...audit.Actor) error {
-	return s.update(ctx, actor, "ipam.acquireip", "prefix/"+p.String(), map[string]any{"prefix": p, "ip": a}, func(tx backends.Tx) error { return AcquireSpecificIP(tx, p, a) })
+// AcquireSpecificIP runs Tx.AcquireSpecificIP in its own transaction.
+func (s *Service) AcquireSpecificIP(ctx context.Context, p netip.Prefix, a netip.Addr) error {
+	_, err := runUpdate(ctx, s, func(t *Tx) (struct{}, error) { return done(t.AcquireSpecificIP(p, a)) })
+	return err
 }
 
-// ReleaseIP runs ReleaseIP in one Update.
-func (s *Service) ReleaseIP(ctx context.Context, p netip.Prefix, a netip.Addr, actor ...audit.Actor) error {
-	return s.update(ctx, actor, "ipam.releaseip", "prefix/"+p.String(), map[string]any{"prefix": p, "ip": a}, func(tx backends.Tx) error { return ReleaseIP(tx, p, a) })
+// ReleaseIP runs Tx.ReleaseIP in its own transaction.
+func (s *Service) ReleaseIP(ctx context.Context, p netip.Prefix, a netip.Addr) error {
+	_, err := runUpdate(ctx, s, func(t *Tx) (struct{}, error) { return done(t.ReleaseIP(p, a)) })
+	return err
 }
 
-// Usage runs GetUsage in one View.
+// Usage runs Tx.Usage in its own read transaction.
 func (s *Service) Usage(ctx context.Context, p netip.Prefix) (Usage, error) {
-	var out Usage
-	err := s.store.View(ctx, func(tx backends.Tx) (err error) {
-		out, err = GetUsage(tx, p)
-		return err
-	})
-	return out, err
+	return runView(ctx, s, func(t *Tx) (Usage, error) { return t.Usage(p) })
 }
 
-// FreeBlocks runs FreeBlocks in one View.
+// FreeBlocks runs Tx.FreeBlocks in its own read transaction.
 func (s *Service) FreeBlocks(ctx context.Context, p netip.Prefix, bits int) (*big.Int, error) {
-	var out *big.Int
-	err := s.store.View(ctx, func(tx backends.Tx) (err error) {
-		out, err = FreeBlocks(tx, p, bits)
-		return err
-	})
-	return out, err
+	return runView(ctx, s, func(t *Tx) (*big.Int, error) { return t.FreeBlocks(p, bits) })
 }
 
-// CreatePool runs CreatePool in one Update.
-func (s *Service) CreatePool(ctx context.Context, name string, min, max uint64, actor ...audit.Actor) error {
-	return s.update(ctx, actor, "ipam.createpool", "pool/"+name, map[string]any{"name": name, "min": min, "max": max}, func(tx backends.Tx) error { return CreatePool(tx, name, min, max) })
+// CreatePool runs Tx.CreatePool in its own transaction.
+func (s *Service) CreatePool(ctx context.Context, name string, min, max uint64) error {
+	_, err := runUpdate(ctx, s, func(t *Tx) (struct{}, error) { return done(t.CreatePool(name, min, max)) })
+	return err
 }
 
-// DeletePool runs DeletePool in one Update.
-func (s *Service) DeletePool(ctx context.Context, name string, actor ...audit.Actor) error {
-	return s.update(ctx, actor, "ipam.deletepool", "pool/"+name, map[string]any{"name": name}, func(tx backends.Tx) error { return DeletePool(tx, name) })
+// DeletePool runs Tx.DeletePool in its own transaction.
+func (s *Service) DeletePool(ctx context.Context, name string) error {
+	_, err := runUpdate(ctx, s, func(t *Tx) (struct{}, error) { return done(t.DeletePool(name)) })
+	return err
 }
 
-// GetPool runs GetPool in one View.
+// GetPool runs Tx.GetPool in its own read transaction.
 func (s *Service) GetPool(ctx context.Context, name string) (Pool, error) {
-	var out Pool
-	err := s.store.View(ctx, func(tx backends.Tx) (err error) {
-		out, err = GetPool(tx, name)
-		return err
-	})
-	return out, err
+	return runView(ctx, s, func(t *Tx) (Pool, error) { return t.GetPool(name) })
 }
 
-// AcquireInt runs AcquireInt in one Update.
-func (s *Service) AcquireInt(ctx context.Context, name string, actor ...audit.Actor) (uint64, error) {
-	var out uint64
-	err := s.update(ctx, actor, "ipam.acquireint", "pool/"+name, map[string]any{"name": name}, func(tx backends.Tx) (err error) {
-		out, err = AcquireInt(tx, name)
-		return err
-	})
-	return out, err
+// AcquireInt runs Tx.AcquireInt in its own transaction.
+func (s *Service) AcquireInt(ctx context.Context, name string) (uint64, error) {
+	return runUpdate(ctx, s, func(t *Tx) (uint64, error) { return t.AcquireInt(name) })
 }
 
-// AcquireSpecificInt runs AcquireSpecificInt in one Update.
-func (s *Service) AcquireSpecificInt(ctx context.Context, name string, v uint64, actor ...audit.Actor) error {
-	return s.update(ctx, actor, "ipam.acquireint", "pool/"+name, map[string]any{"name": name, "value": v}, func(tx backends.Tx) error { return AcquireSpecificInt(tx, name, v) })
+// AcquireSpecificInt runs Tx.AcquireSpecificInt in its own transaction.
+func (s *Service) AcquireSpecificInt(ctx context.Context, name string, v uint64) error {
+	_, err := runUpdate(ctx, s, func(t *Tx) (struct{}, error) { return done(t.AcquireSpecificInt(name, v)) })
+	return err
 }
 
-// ReleaseInt runs ReleaseInt in one Update.
-func (s *Service) ReleaseInt(ctx context.Context, name string, v uint64, actor ...audit.Actor) error {
-	return s.update(ctx, actor, "ipam.releaseint", "pool/"+name, map[string]any{"name": name, "value": v}, func(tx backends.Tx) error { return ReleaseInt(tx, name, v) })
+// ReleaseInt runs Tx.ReleaseInt in its own transaction.
+func (s *Service) ReleaseInt(ctx context.Context, name string, v uint64) error {
+	_, err := runUpdate(ctx, s, func(t *Tx) (struct{}, error) { return done(t.ReleaseInt(name, v)) })
+	return err
 }
 
-// ImportGoIPAM runs ImportGoIPAM in one Update, so an invalid dump imports
-// nothing.
-func (s *Service) ImportGoIPAM(ctx context.Context, dump []byte, actor ...audit.Actor) (ImportStats, error) {
-	var out ImportStats
-	err := s.update(ctx, actor, "ipam.importgoipam", "prefix/", map[string]any{"bytes": len(dump)}, func(tx backends.Tx) (err error) {
-		out, err = ImportGoIPAM(tx, dump)
-		return err
-	})
-	return out, err
+// ImportGoIPAM runs Tx.ImportGoIPAM in its own transaction, so an invalid
+// dump imports nothing.
+func (s *Service) ImportGoIPAM(ctx context.Context, dump []byte) (ImportStats, error) {
+	return runUpdate(ctx, s, func(t *Tx) (ImportStats, error) { return t.ImportGoIPAM(dump) })
 }

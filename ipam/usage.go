@@ -1,11 +1,11 @@
 package ipam
 
 import (
-	"fmt"
 	"math/big"
 	"net/netip"
 
 	"github.com/metalkit/metalkit/backends"
+	"github.com/metalkit/metalkit/errdefs"
 )
 
 // Usage is the exact usage of one prefix, read from its counters (never
@@ -93,52 +93,19 @@ func FreeBlocks(tx backends.Tx, p netip.Prefix, bits int) (*big.Int, error) {
 		return nil, err
 	}
 	if bits < 0 || bits > sp.w {
-		return nil, fmt.Errorf("ipam: prefix %s: block length /%d out of range 0..%d: %w", p, bits, sp.w, ErrInvalidArgument)
+		return nil, errdefs.Errorf(ErrInvalidArgument, "ipam: prefix %s: block length /%d out of range 0..%d", p, bits, sp.w)
 	}
 	return usageOf(sp, &r).FreeBlocks(bits), nil
 }
 
-// ConsumptionCap is the largest figure the compatible consumption reports:
+// ConsumptionCap is the largest figure metal-api's consumption reports:
 // 2^31 - 1. Every value at or above it reports the cap.
 const ConsumptionCap = 1<<31 - 1
 
-// Consumption holds metal-api's consumption figures for one address family
-// of a network.
-type Consumption struct {
-	// AvailableIPs is the capacity (not the free count).
-	AvailableIPs uint64 `json:"available_ips"`
-	// UsedIPs counts the addresses taken, reserved ones included.
-	UsedIPs uint64 `json:"used_ips"`
-	// AvailablePrefixes counts the free blocks of the smallest child size
-	// (/30, /126) in the space not taken by children.
-	AvailablePrefixes uint64 `json:"available_prefixes"`
-	// UsedPrefixes counts the child prefixes taken.
-	UsedPrefixes uint64 `json:"used_prefixes"`
-}
-
-// Compatible returns the metal-api-compatible figures of u alone.
-func (u Usage) Compatible() Consumption { return SumCompatible(u) }
-
-// SumCompatible sums the exact figures of the given usages (the prefixes of
-// one family of a network) and then caps each sum at ConsumptionCap, so no
-// figure overflows, wraps or reports 2^31.
-func SumCompatible(us ...Usage) Consumption {
-	var capacity, used, avail, children big.Int
-	for _, u := range us {
-		capacity.Add(&capacity, u.Capacity)
-		used.Add(&used, u.UsedIPs)
-		avail.Add(&avail, u.FreeSmallestChildren)
-		children.Add(&children, u.UsedChildren)
-	}
-	return Consumption{
-		AvailableIPs:      capped(&capacity),
-		UsedIPs:           capped(&used),
-		AvailablePrefixes: capped(&avail),
-		UsedPrefixes:      capped(&children),
-	}
-}
-
-func capped(n *big.Int) uint64 {
+// Capped applies metal-api's capping rule to an exact count: the count
+// itself below ConsumptionCap, the cap at or above it, so that no figure
+// overflows, wraps or reports 2^31. Sum the exact figures first, then cap.
+func Capped(n *big.Int) uint64 {
 	if n.Cmp(big.NewInt(ConsumptionCap)) >= 0 {
 		return ConsumptionCap
 	}
