@@ -2,12 +2,13 @@ package network
 
 import (
 	"errors"
-	"fmt"
 	"maps"
 	"net/netip"
 	"slices"
 
 	"github.com/metalkit/metalkit/backends"
+	"github.com/metalkit/metalkit/errdefs"
+	"github.com/metalkit/metalkit/limits"
 )
 
 // SuperTx returns the super network of a partition, or an error wrapping
@@ -15,7 +16,7 @@ import (
 func SuperTx(tx backends.Tx, partition string) (*Network, error) {
 	b, err := tx.Get(bucketSuper, idKey(partition))
 	if errors.Is(err, backends.ErrNotFound) {
-		return nil, fmt.Errorf("%w: partition %q has no super network", ErrNotFound, partition)
+		return nil, errdefs.Errorf(ErrNotFound, "network: partition %q has no super network", partition)
 	}
 	if err != nil {
 		return nil, err
@@ -32,9 +33,6 @@ func childLengths(parent *Network, req AllocateRequest) (map[AddressFamily]int, 
 		lengths = map[AddressFamily]int{}
 	}
 	for f, bits := range req.Length {
-		if f != IPv4 && f != IPv6 {
-			return nil, fmt.Errorf("%w: length: unknown address family %q", ErrInvalidArgument, f)
-		}
 		lengths[f] = bits
 	}
 	if req.AddressFamily != "" {
@@ -44,12 +42,12 @@ func childLengths(parent *Network, req AllocateRequest) (map[AddressFamily]int, 
 		}
 		bits, ok := lengths[f]
 		if !ok {
-			return nil, fmt.Errorf("%w: addressfamily %s: the super network %q has no child prefix length for %s and the request gives none", ErrInvalidArgument, f, parent.ID, f)
+			return nil, errdefs.Errorf(ErrInvalidArgument, "network: addressfamily %s: the super network %q has no child prefix length for %s and the request gives none", f, parent.ID, f)
 		}
 		lengths = map[AddressFamily]int{f: bits}
 	}
 	if len(lengths) == 0 {
-		return nil, fmt.Errorf("%w: length: no child prefix length for any family", ErrInvalidArgument)
+		return nil, errdefs.Errorf(ErrInvalidArgument, "network: length: no child prefix length for any family")
 	}
 	for _, f := range Families {
 		bits, ok := lengths[f]
@@ -57,7 +55,7 @@ func childLengths(parent *Network, req AllocateRequest) (map[AddressFamily]int, 
 			continue
 		}
 		if !parent.HasFamily(f) {
-			return nil, fmt.Errorf("%w: length[%s]: the super network %q has no %s prefix", ErrInvalidArgument, f, parent.ID, f)
+			return nil, errdefs.Errorf(ErrInvalidArgument, "network: length[%s]: the super network %q has no %s prefix", f, parent.ID, f)
 		}
 		if err := checkChildLength(f, bits, parent.Prefixes, "length"); err != nil {
 			return nil, err
@@ -72,18 +70,19 @@ func childLengths(parent *Network, req AllocateRequest) (map[AddressFamily]int, 
 // the pool. Any failure returns an error and, once the caller's Update
 // rolls back, leaves no block and no VRF behind.
 func AllocateChildTx(tx backends.Tx, env Env, req AllocateRequest) (*Network, error) {
-	var errs []error
-	if req.PartitionID == "" {
-		errs = append(errs, fmt.Errorf("%w: partitionid is required", ErrInvalidArgument))
+	errs := fieldLimits(
+		limits.ID("partitionid", req.PartitionID),
+		limits.ID("projectid", req.ProjectID),
+		limits.Name("name", req.Name),
+		limits.Description("description", req.Description),
+		limits.Labels("labels", req.Labels),
+	)
+	errs = append(errs, checkPrefixes("destinationprefixes", req.DestinationPrefixes)...)
+	length, err := req.Length.canonical("length")
+	if err != nil {
+		errs = append(errs, err)
 	}
-	if req.ProjectID == "" {
-		errs = append(errs, fmt.Errorf("%w: projectid is required", ErrInvalidArgument))
-	}
-	for _, p := range req.DestinationPrefixes {
-		if err := CheckPrefix(p); err != nil {
-			errs = append(errs, fmt.Errorf("destinationprefixes: %w", err))
-		}
-	}
+	req.Length = length
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
@@ -154,7 +153,7 @@ func allocateFromFamily(tx backends.Tx, parent *Network, f AddressFamily, bits i
 		}
 		last = err
 	}
-	return netip.Prefix{}, fmt.Errorf("network %q: no %s prefix has room for a /%d child: %w", parent.ID, f, bits, last)
+	return netip.Prefix{}, errdefs.Errorf(nil, "network: super network %q: no %s prefix has room for a /%d child: %w", parent.ID, f, bits, last)
 }
 
 // FreeTx frees a child network: its blocks return to the parent and its
@@ -166,7 +165,7 @@ func FreeTx(tx backends.Tx, id string) (*Network, error) {
 		return nil, err
 	}
 	if n.ParentNetworkID == "" {
-		return nil, fmt.Errorf("%w: network %q is a %s network, not a child; only child networks are freed", ErrInvalidArgument, id, n.NetworkType)
+		return nil, errdefs.Errorf(ErrInvalidArgument, "network: network %q is a %s network, not a child; only child networks are freed", id, n.NetworkType)
 	}
 	if err := removeNetwork(tx, n); err != nil {
 		return nil, err
@@ -182,10 +181,10 @@ func DeleteTx(tx backends.Tx, id string) (*Network, error) {
 	if err != nil {
 		return nil, err
 	}
-	if has, err := hasAny(tx, bucketChildren, pairStart(id)); err != nil {
+	if has, err := backends.HasPrefix(tx, bucketChildren, pairStart(id)); err != nil {
 		return nil, err
 	} else if has {
-		return nil, fmt.Errorf("%w: network %q still has child networks", ErrConflict, id)
+		return nil, errdefs.Errorf(ErrConflict, "network: network %q still has child networks", id)
 	}
 	if err := removeNetwork(tx, n); err != nil {
 		return nil, err
@@ -197,10 +196,10 @@ func DeleteTx(tx backends.Tx, id string) (*Network, error) {
 // IP is allocated, releases or deletes its prefixes, gives up its VRF and
 // removes its records.
 func removeNetwork(tx backends.Tx, n *Network) error {
-	if has, err := hasAny(tx, bucketNetworkIPs, pairStart(n.ID)); err != nil {
+	if has, err := backends.HasPrefix(tx, bucketNetworkIPs, pairStart(n.ID)); err != nil {
 		return err
 	} else if has {
-		return fmt.Errorf("%w: network %q still holds allocated IPs", ErrConflict, n.ID)
+		return errdefs.Errorf(ErrConflict, "network: network %q still holds allocated IPs", n.ID)
 	}
 	var parent *Network
 	if n.ParentNetworkID != "" {
@@ -218,7 +217,7 @@ func removeNetwork(tx backends.Tx, n *Network) error {
 			err = deletePrefix(tx, p)
 		}
 		if err != nil {
-			return fmt.Errorf("network %q: prefix %s: %w", n.ID, p, err)
+			return errdefs.Errorf(nil, "network: network %q, prefix %s: %w", n.ID, p, err)
 		}
 	}
 	if err := dropVRF(tx, n.VRF); err != nil {

@@ -18,11 +18,21 @@ type Consumption struct {
 }
 
 // FamilyConsumption sums the usage of a network's prefixes of one family:
-// metal-api's four figures (available_ips, used_ips, available_prefixes,
-// used_prefixes), capped at ConsumptionCap after summing, and beside them
-// the exact, uncapped figures as decimal strings.
+// metal-api's four figures, each summed exactly over the prefixes and then
+// capped at ConsumptionCap (ipam.Capped), and beside them the exact,
+// uncapped figures as decimal strings.
 type FamilyConsumption struct {
-	ipam.Consumption
+	// AvailableIPs is the capacity of the prefixes, 2^(W-L) each (not the
+	// free count).
+	AvailableIPs uint64 `json:"available_ips"`
+	// UsedIPs counts the addresses taken, reserved ones included.
+	UsedIPs uint64 `json:"used_ips"`
+	// AvailablePrefixes counts the free blocks of the smallest child size
+	// (/30 for IPv4, /126 for IPv6) in the space not taken by children;
+	// allocated IPs are not subtracted.
+	AvailablePrefixes uint64 `json:"available_prefixes"`
+	// UsedPrefixes counts the child prefixes taken.
+	UsedPrefixes uint64 `json:"used_prefixes"`
 
 	// ExactCapacity is the number of addresses of the prefixes.
 	ExactCapacity string `json:"exact_capacity"`
@@ -35,15 +45,19 @@ type FamilyConsumption struct {
 }
 
 func familyConsumption(us []ipam.Usage) *FamilyConsumption {
-	var capacity, used, free, blocks big.Int
+	var capacity, used, free, blocks, children big.Int
 	for _, u := range us {
 		capacity.Add(&capacity, u.Capacity)
 		used.Add(&used, u.UsedIPs)
 		free.Add(&free, u.FreeIPs)
 		blocks.Add(&blocks, u.FreeSmallestChildren)
+		children.Add(&children, u.UsedChildren)
 	}
 	return &FamilyConsumption{
-		Consumption:            ipam.SumCompatible(us...),
+		AvailableIPs:           ipam.Capped(&capacity),
+		UsedIPs:                ipam.Capped(&used),
+		AvailablePrefixes:      ipam.Capped(&blocks),
+		UsedPrefixes:           ipam.Capped(&children),
 		ExactCapacity:          capacity.String(),
 		ExactUsedIPs:           used.String(),
 		ExactFreeIPs:           free.String(),

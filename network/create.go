@@ -2,12 +2,13 @@ package network
 
 import (
 	"errors"
-	"fmt"
 	"maps"
 	"net/netip"
 	"slices"
 
 	"github.com/metalkit/metalkit/backends"
+	"github.com/metalkit/metalkit/errdefs"
+	"github.com/metalkit/metalkit/limits"
 )
 
 // shape is what create and update validate together: validation always
@@ -24,62 +25,50 @@ type shape struct {
 func (s shape) check() error {
 	var errs []error
 	if len(s.prefixes) == 0 {
-		errs = append(errs, fmt.Errorf("%w: prefixes: at least one prefix is required", ErrInvalidArgument))
+		errs = append(errs, invalid("prefixes: at least one prefix is required"))
 	}
-	for _, p := range s.prefixes {
-		if err := CheckPrefix(p); err != nil {
-			errs = append(errs, fmt.Errorf("prefixes: %w", err))
-		}
-	}
+	errs = append(errs, checkPrefixes("prefixes", s.prefixes)...)
 	for i, p := range s.prefixes {
 		for _, q := range s.prefixes[:i] {
 			if p.Overlaps(q) {
-				errs = append(errs, fmt.Errorf("%w: prefixes: %s overlaps %s of the same request", ErrInvalidArgument, p, q))
+				errs = append(errs, invalid("prefixes: %s overlaps %s of the same request", p, q))
 			}
 		}
 	}
 	families := PrefixFamilies(s.prefixes)
+	errs = append(errs, checkPrefixes("destinationprefixes", s.destinationPrefixes)...)
 	for _, p := range s.destinationPrefixes {
-		if err := CheckPrefix(p); err != nil {
-			errs = append(errs, fmt.Errorf("destinationprefixes: %w", err))
+		if !p.IsValid() {
 			continue
 		}
 		if f := FamilyOf(p.Addr()); !slices.Contains(families, f) {
-			errs = append(errs, fmt.Errorf("%w: destinationprefixes: %s is %s, but the network has no %s prefix", ErrInvalidArgument, p, f, f))
+			errs = append(errs, errdefs.Errorf(ErrInvalidArgument, "network: destinationprefixes: %s is %s, but the network has no %s prefix", p, f, f))
 		}
 	}
 	if !s.super {
-		if len(s.defaultChildPrefixLength) > 0 {
-			errs = append(errs, fmt.Errorf("%w: defaultchildprefixlength: only a super network (privatesuper) has default child prefix lengths", ErrInvalidArgument))
+		if s.defaultChildPrefixLength != nil {
+			errs = append(errs, errdefs.Errorf(ErrInvalidArgument, "network: defaultchildprefixlength: only a super network (privatesuper) has default child prefix lengths"))
 		}
 		if len(s.additionalAnnouncableCIDRs) > 0 {
-			errs = append(errs, fmt.Errorf("%w: additionalAnnouncableCIDRs: only a super network (privatesuper) announces additional CIDRs", ErrInvalidArgument))
+			errs = append(errs, errdefs.Errorf(ErrInvalidArgument, "network: additionalAnnouncableCIDRs: only a super network (privatesuper) announces additional CIDRs"))
 		}
 	} else {
 		for _, f := range families {
 			if _, ok := s.defaultChildPrefixLength[f]; !ok {
-				errs = append(errs, fmt.Errorf("%w: defaultchildprefixlength: a super network with %s prefixes needs a default child prefix length for %s", ErrInvalidArgument, f, f))
+				errs = append(errs, errdefs.Errorf(ErrInvalidArgument, "network: defaultchildprefixlength: a super network with %s prefixes needs a default child prefix length for %s", f, f))
 			}
 		}
 		for _, f := range slices.Sorted(maps.Keys(s.defaultChildPrefixLength)) {
 			bits := s.defaultChildPrefixLength[f]
-			if f != IPv4 && f != IPv6 {
-				errs = append(errs, fmt.Errorf("%w: defaultchildprefixlength: unknown address family %q", ErrInvalidArgument, f))
-				continue
-			}
 			if !slices.Contains(families, f) {
-				errs = append(errs, fmt.Errorf("%w: defaultchildprefixlength[%s]: the network has no %s prefix", ErrInvalidArgument, f, f))
+				errs = append(errs, errdefs.Errorf(ErrInvalidArgument, "network: defaultchildprefixlength[%s]: the network has no %s prefix", f, f))
 				continue
 			}
 			if err := checkChildLength(f, bits, s.prefixes, "defaultchildprefixlength"); err != nil {
 				errs = append(errs, err)
 			}
 		}
-		for _, p := range s.additionalAnnouncableCIDRs {
-			if err := CheckPrefix(p); err != nil {
-				errs = append(errs, fmt.Errorf("additionalAnnouncableCIDRs: %w", err))
-			}
-		}
+		errs = append(errs, checkPrefixes("additionalAnnouncableCIDRs", s.additionalAnnouncableCIDRs)...)
 	}
 	return errors.Join(errs...)
 }
@@ -88,11 +77,11 @@ func (s shape) check() error {
 // for every prefix of that family.
 func checkChildLength(f AddressFamily, bits int, prefixes []netip.Prefix, field string) error {
 	if bits < 1 || bits > f.Bits() {
-		return fmt.Errorf("%w: %s[%s] = %d: must lie in 1..%d", ErrInvalidArgument, field, f, bits, f.Bits())
+		return errdefs.Errorf(ErrInvalidArgument, "network: %s[%s] = %d: must lie in 1..%d", field, f, bits, f.Bits())
 	}
 	for _, p := range prefixes {
 		if FamilyOf(p.Addr()) == f && bits <= p.Bits() {
-			return fmt.Errorf("%w: %s[%s] = %d: must be longer than the prefix %s", ErrInvalidArgument, field, f, bits, p)
+			return errdefs.Errorf(ErrInvalidArgument, "network: %s[%s] = %d: must be longer than the prefix %s", field, f, bits, p)
 		}
 	}
 	return nil
@@ -103,6 +92,19 @@ func checkChildLength(f AddressFamily, bits int, prefixes []netip.Prefix, field 
 // a later failure (an overlap, a taken VRF) returns an error after partial
 // writes, which the caller's Store.Update rolls back.
 func CreateTx(tx backends.Tx, env Env, req CreateRequest) (*Network, error) {
+	errs := fieldLimits(
+		limits.OptionalID("id", req.ID),
+		limits.OptionalID("partitionid", req.PartitionID),
+		limits.OptionalID("projectid", req.ProjectID),
+		limits.Name("name", req.Name),
+		limits.Description("description", req.Description),
+		limits.Labels("labels", req.Labels),
+	)
+	dcl, err := req.DefaultChildPrefixLength.canonical("defaultchildprefixlength")
+	if err != nil {
+		errs = append(errs, err)
+	}
+	req.DefaultChildPrefixLength = dcl
 	sh := shape{
 		super:                      req.PrivateSuper,
 		prefixes:                   req.Prefixes,
@@ -110,21 +112,20 @@ func CreateTx(tx backends.Tx, env Env, req CreateRequest) (*Network, error) {
 		defaultChildPrefixLength:   req.DefaultChildPrefixLength,
 		additionalAnnouncableCIDRs: req.AdditionalAnnouncableCIDRs,
 	}
-	var errs []error
 	if err := sh.check(); err != nil {
 		errs = append(errs, err)
 	}
 	if req.PrivateSuper && req.Underlay {
-		errs = append(errs, fmt.Errorf("%w: privatesuper and underlay: a network cannot be both", ErrInvalidArgument))
+		errs = append(errs, errdefs.Errorf(ErrInvalidArgument, "network: privatesuper and underlay: a network cannot be both"))
 	}
 	if (req.PrivateSuper || req.Underlay) && req.NAT {
-		errs = append(errs, fmt.Errorf("%w: nat: super and underlay networks do not NAT", ErrInvalidArgument))
+		errs = append(errs, errdefs.Errorf(ErrInvalidArgument, "network: nat: super and underlay networks do not NAT"))
 	}
 	if (req.PrivateSuper || req.Underlay) && req.PartitionID == "" {
-		errs = append(errs, fmt.Errorf("%w: partitionid: a super or underlay network needs a partition", ErrInvalidArgument))
+		errs = append(errs, errdefs.Errorf(ErrInvalidArgument, "network: partitionid: a super or underlay network needs a partition"))
 	}
 	if req.VRF != 0 && (req.VRF < MinVRF || req.VRF > MaxVRF) {
-		errs = append(errs, fmt.Errorf("%w: vrf %d: must lie in %d..%d", ErrInvalidArgument, req.VRF, MinVRF, MaxVRF))
+		errs = append(errs, errdefs.Errorf(ErrInvalidArgument, "network: vrf %d: must lie in %d..%d", req.VRF, MinVRF, MaxVRF))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
@@ -137,7 +138,7 @@ func CreateTx(tx backends.Tx, env Env, req CreateRequest) (*Network, error) {
 	if ok, err := exists(tx, bucketNetworks, idKey(id)); err != nil {
 		return nil, err
 	} else if ok {
-		return nil, fmt.Errorf("%w: network id %q already exists", ErrConflict, id)
+		return nil, errdefs.Errorf(ErrConflict, "network: network id %q already exists", id)
 	}
 	if req.PrivateSuper {
 		if err := claimPartitionRole(tx, bucketSuper, "super", req.PartitionID, id); err != nil {
@@ -192,7 +193,7 @@ func claimPartitionRole(tx backends.Tx, bucket, role, partition, id string) erro
 	b, err := tx.Get(bucket, idKey(partition))
 	switch {
 	case err == nil:
-		return fmt.Errorf("%w: partition %q already has a %s network: %q", ErrConflict, partition, role, b)
+		return errdefs.Errorf(ErrConflict, "network: partition %q already has a %s network: %q", partition, role, b)
 	case !errors.Is(err, backends.ErrNotFound):
 		return err
 	}
@@ -218,4 +219,16 @@ func nonNil[T any](s []T) []T {
 		return []T{}
 	}
 	return slices.Clone(s)
+}
+
+// fieldLimits collects the errors of limits checks, each wrapped as this
+// package's ErrInvalidArgument.
+func fieldLimits(checks ...error) []error {
+	var errs []error
+	for _, err := range checks {
+		if err != nil {
+			errs = append(errs, errdefs.Errorf(ErrInvalidArgument, "network: %w", err))
+		}
+	}
+	return errs
 }

@@ -1,9 +1,16 @@
 package network
 
 import (
+	"encoding/json"
+	"errors"
 	"fmt"
+	"maps"
 	"net/netip"
+	"slices"
 	"strings"
+
+	"github.com/metalkit/metalkit/errdefs"
+	"github.com/metalkit/metalkit/limits"
 )
 
 // AddressFamily is IPv4 or IPv6. Its canonical spelling is what is stored
@@ -22,14 +29,69 @@ var Families = []AddressFamily{IPv4, IPv6}
 
 // ParseAddressFamily parses a family name case-insensitively ("ipv6",
 // "IPV6", "IPv6") into its canonical form.
-func ParseAddressFamily(s string) (AddressFamily, error) {
+func ParseAddressFamily(s string) (AddressFamily, error) { return parseFamily("addressfamily", s) }
+
+func parseFamily(field, s string) (AddressFamily, error) {
 	switch strings.ToLower(s) {
 	case "ipv4":
 		return IPv4, nil
 	case "ipv6":
 		return IPv6, nil
 	}
-	return "", fmt.Errorf("%w: addressfamily %q: must be IPv4 or IPv6", ErrInvalidArgument, s)
+	return "", invalid("%s %s must be IPv4 or IPv6", field, errdefs.Quote(s))
+}
+
+// ChildLengths maps an address family to a child prefix length in bits,
+// as in {"IPv4": 22, "IPv6": 96}. Keys are case-insensitive: JSON input is
+// canonicalised on decoding, and the operations canonicalise maps built in
+// Go (a map with both "ipv4" and "IPv4" is an error). What is stored and
+// returned uses the canonical spelling.
+type ChildLengths map[AddressFamily]int
+
+// canonical returns l with canonical keys; nil stays nil. An unknown family
+// or two spellings of one family is an error naming field.
+func (l ChildLengths) canonical(field string) (ChildLengths, error) {
+	if l == nil {
+		return nil, nil
+	}
+	out := make(ChildLengths, len(l))
+	var errs []error
+	for _, k := range slices.Sorted(maps.Keys(l)) {
+		f, err := parseFamily(field+" key", string(k))
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if _, dup := out[f]; dup {
+			errs = append(errs, invalid("%s names %s twice (keys are case-insensitive)", field, f))
+			continue
+		}
+		out[f] = l[k]
+	}
+	return out, errors.Join(errs...)
+}
+
+// UnmarshalJSON decodes an object of family name to bits, canonicalising
+// the names; two spellings of one family are an error.
+func (l *ChildLengths) UnmarshalJSON(b []byte) error {
+	var raw map[string]int
+	if err := json.Unmarshal(b, &raw); err != nil {
+		return invalid("child prefix lengths: %v", err)
+	}
+	if raw == nil {
+		*l = nil
+		return nil
+	}
+	m := make(ChildLengths, len(raw))
+	for k, v := range raw {
+		m[AddressFamily(k)] = v
+	}
+	c, err := m.canonical("child prefix lengths")
+	if err != nil {
+		return err
+	}
+	*l = c
+	return nil
 }
 
 // UnmarshalText parses a family case-insensitively, so JSON and YAML input
@@ -80,7 +142,7 @@ func PrefixFamilies(prefixes []netip.Prefix) []AddressFamily {
 func ParsePrefix(s string) (netip.Prefix, error) {
 	p, err := netip.ParsePrefix(s)
 	if err != nil {
-		return netip.Prefix{}, fmt.Errorf("%w: prefix %q: %v", ErrInvalidArgument, s, err)
+		return netip.Prefix{}, invalid("prefix %s: %v", errdefs.Quote(s), err)
 	}
 	if err := CheckPrefix(p); err != nil {
 		return netip.Prefix{}, err
@@ -89,16 +151,33 @@ func ParsePrefix(s string) (netip.Prefix, error) {
 }
 
 // CheckPrefix applies ParsePrefix's rules to a prefix value.
-func CheckPrefix(p netip.Prefix) error {
+func CheckPrefix(p netip.Prefix) error { return checkPrefix("prefix", p) }
+
+// checkPrefix applies ParsePrefix's rules; the error names field.
+func checkPrefix(field string, p netip.Prefix) error {
 	switch {
 	case !p.IsValid():
-		return fmt.Errorf("%w: prefix %q is not valid", ErrInvalidArgument, p.String())
+		return invalid("%s %q is not a valid prefix", field, p.String())
 	case p.Addr().Zone() != "":
-		return fmt.Errorf("%w: prefix %s: zones are not allowed", ErrInvalidArgument, p)
+		return invalid("%s %s: zones are not allowed", field, p)
 	case p.Addr().Is4In6():
-		return fmt.Errorf("%w: prefix %s: IPv4-mapped IPv6 prefixes are not allowed", ErrInvalidArgument, p)
+		return invalid("%s %s: IPv4-mapped IPv6 prefixes are not allowed", field, p)
 	case p != p.Masked():
-		return fmt.Errorf("%w: prefix %s has host bits set, the canonical form is %s", ErrInvalidArgument, p, p.Masked())
+		return invalid("%s %s has host bits set; the canonical form is %s", field, p, p.Masked())
 	}
 	return nil
+}
+
+// checkPrefixes checks every prefix of a list; the errors name field[i].
+func checkPrefixes(field string, ps []netip.Prefix) []error {
+	var errs []error
+	if err := limits.Count(field, len(ps)); err != nil {
+		return []error{errdefs.Errorf(ErrInvalidArgument, "network: %w", err)}
+	}
+	for i, p := range ps {
+		if err := checkPrefix(fmt.Sprintf("%s[%d]", field, i), p); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errs
 }

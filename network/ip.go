@@ -3,20 +3,21 @@ package network
 import (
 	"encoding/json"
 	"errors"
-	"fmt"
 	"net/netip"
 	"slices"
 
 	"github.com/metalkit/metalkit/backends"
+	"github.com/metalkit/metalkit/errdefs"
+	"github.com/metalkit/metalkit/limits"
 )
 
 func parseAddr(s string) (netip.Addr, error) {
 	a, err := netip.ParseAddr(s)
 	if err != nil {
-		return netip.Addr{}, fmt.Errorf("%w: ipaddress %q: %v", ErrInvalidArgument, s, err)
+		return netip.Addr{}, errdefs.Errorf(ErrInvalidArgument, "network: ipaddress %q: %v", s, err)
 	}
 	if a.Zone() != "" || a.Is4In6() {
-		return netip.Addr{}, fmt.Errorf("%w: ipaddress %q: zones and IPv4-mapped IPv6 addresses are not allowed", ErrInvalidArgument, s)
+		return netip.Addr{}, errdefs.Errorf(ErrInvalidArgument, "network: ipaddress %q: zones and IPv4-mapped IPv6 addresses are not allowed", s)
 	}
 	return a, nil
 }
@@ -24,14 +25,14 @@ func parseAddr(s string) (netip.Addr, error) {
 func getIP(tx backends.Tx, a netip.Addr) (*IP, error) {
 	b, err := tx.Get(bucketIPs, ipKey(a))
 	if errors.Is(err, backends.ErrNotFound) {
-		return nil, fmt.Errorf("%w: ip %s", ErrNotFound, a)
+		return nil, errdefs.Errorf(ErrNotFound, "network: ip %s", a)
 	}
 	if err != nil {
 		return nil, err
 	}
 	ip := &IP{}
 	if err := json.Unmarshal(b, ip); err != nil {
-		return nil, fmt.Errorf("network: decode ip %s: %w", a, err)
+		return nil, errdefs.Errorf(ErrCorrupt, "network: decode ip %s: %v", a, err)
 	}
 	return ip, nil
 }
@@ -43,7 +44,7 @@ func checkIPType(t IPType) (IPType, error) {
 	case IPTypeEphemeral, IPTypeStatic:
 		return t, nil
 	}
-	return "", fmt.Errorf("%w: type %q: must be %s or %s", ErrInvalidArgument, t, IPTypeEphemeral, IPTypeStatic)
+	return "", errdefs.Errorf(ErrInvalidArgument, "network: type %q: must be %s or %s", t, IPTypeEphemeral, IPTypeStatic)
 }
 
 // ipFamily picks the family of an allocation: the explicit one; else the
@@ -55,7 +56,7 @@ func ipFamily(n *Network, explicit AddressFamily) (AddressFamily, error) {
 			return "", err
 		}
 		if !n.HasFamily(f) {
-			return "", fmt.Errorf("%w: addressfamily %s: network %q has no %s prefix", ErrInvalidArgument, f, n.ID, f)
+			return "", errdefs.Errorf(ErrInvalidArgument, "network: addressfamily %s: network %q has no %s prefix", f, n.ID, f)
 		}
 		return f, nil
 	}
@@ -69,7 +70,7 @@ func ipFamily(n *Network, explicit AddressFamily) (AddressFamily, error) {
 // shared children and networks without a parent give IPs to any project.
 func checkOwnership(n *Network, project string) error {
 	if n.ParentNetworkID != "" && !n.Shared && n.ProjectID != project {
-		return fmt.Errorf("%w: network %q belongs to project %q and is not shared; project %q cannot take IPs from it", ErrForbidden, n.ID, n.ProjectID, project)
+		return errdefs.Errorf(ErrForbidden, "network: network %q belongs to project %q and is not shared; project %q cannot take IPs from it", n.ID, n.ProjectID, project)
 	}
 	return nil
 }
@@ -79,22 +80,23 @@ func checkOwnership(n *Network, project string) error {
 // one. It returns an error wrapping ipam.ErrExhausted when every prefix of
 // that family is full.
 func AllocateIPTx(tx backends.Tx, env Env, req AllocateIPRequest) (*IP, error) {
-	var errs []error
-	if req.NetworkID == "" {
-		errs = append(errs, fmt.Errorf("%w: networkid is required", ErrInvalidArgument))
-	}
-	if req.ProjectID == "" {
-		errs = append(errs, fmt.Errorf("%w: projectid is required", ErrInvalidArgument))
-	}
+	errs := fieldLimits(
+		limits.ID("networkid", req.NetworkID),
+		limits.ID("projectid", req.ProjectID),
+		limits.OptionalID("machineid", req.MachineID),
+		limits.Name("name", req.Name),
+		limits.Description("description", req.Description),
+		limits.Tags("tags", req.Tags),
+	)
 	typ, err := checkIPType(req.Type)
 	if err != nil {
 		errs = append(errs, err)
 	}
 	if req.Address.IsValid() && req.AddressFamily != "" {
-		errs = append(errs, fmt.Errorf("%w: ipaddress %s and addressfamily %s: give one or the other", ErrInvalidArgument, req.Address, req.AddressFamily))
+		errs = append(errs, errdefs.Errorf(ErrInvalidArgument, "network: ipaddress %s and addressfamily %s: give one or the other", req.Address, req.AddressFamily))
 	}
 	if req.Address.IsValid() && (req.Address.Zone() != "" || req.Address.Is4In6()) {
-		errs = append(errs, fmt.Errorf("%w: ipaddress %s: zones and IPv4-mapped IPv6 addresses are not allowed", ErrInvalidArgument, req.Address))
+		errs = append(errs, errdefs.Errorf(ErrInvalidArgument, "network: ipaddress %s: zones and IPv4-mapped IPv6 addresses are not allowed", req.Address))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
@@ -110,7 +112,7 @@ func AllocateIPTx(tx backends.Tx, env Env, req AllocateIPRequest) (*IP, error) {
 	if req.Address.IsValid() {
 		p, ok := prefixContaining(n, req.Address)
 		if !ok {
-			return nil, fmt.Errorf("%w: ipaddress %s lies in no prefix of network %q", ErrInvalidArgument, req.Address, n.ID)
+			return nil, errdefs.Errorf(ErrInvalidArgument, "network: ipaddress %s lies in no prefix of network %q", req.Address, n.ID)
 		}
 		if err := acquireSpecificIP(tx, p, req.Address); err != nil {
 			return nil, err
@@ -169,17 +171,28 @@ func acquireFromFamily(tx backends.Tx, n *Network, f AddressFamily) (netip.Addr,
 			return a, nil
 		}
 		if !isExhausted(err) {
-			return netip.Addr{}, fmt.Errorf("network %q: %w", n.ID, err)
+			return netip.Addr{}, errdefs.Errorf(nil, "network: network %q: %w", n.ID, err)
 		}
 		last = err
 	}
-	return netip.Addr{}, fmt.Errorf("network %q: every %s prefix is exhausted: %w", n.ID, f, last)
+	return netip.Addr{}, errdefs.Errorf(nil, "network: network %q: every %s prefix is exhausted: %w", n.ID, f, last)
 }
 
 // UpdateIPTx changes name, description, tags and type of an IP. Static to
 // ephemeral is forbidden; the scope may change between project and
 // machine, never between empty and machine.
 func UpdateIPTx(tx backends.Tx, env Env, req UpdateIPRequest) (*IP, error) {
+	var errs []error
+	if req.Name != nil {
+		errs = append(errs, fieldLimits(limits.Name("name", *req.Name))...)
+	}
+	if req.Description != nil {
+		errs = append(errs, fieldLimits(limits.Description("description", *req.Description))...)
+	}
+	errs = append(errs, fieldLimits(limits.Tags("tags", req.Tags))...)
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
 	ip, err := getIP(tx, req.IPAddress)
 	if err != nil {
 		return nil, err
@@ -197,7 +210,7 @@ func UpdateIPTx(tx backends.Tx, env Env, req UpdateIPRequest) (*IP, error) {
 			return nil, err
 		}
 		if ip.Type == IPTypeStatic && typ == IPTypeEphemeral {
-			return nil, fmt.Errorf("%w: type: ip %s is static and cannot become ephemeral", ErrForbidden, ip.IPAddress)
+			return nil, errdefs.Errorf(ErrForbidden, "network: type: ip %s is static and cannot become ephemeral", ip.IPAddress)
 		}
 		next.Type = typ
 	}
@@ -206,7 +219,7 @@ func UpdateIPTx(tx backends.Tx, env Env, req UpdateIPRequest) (*IP, error) {
 	}
 	from, to := ip.Scope(), next.Scope()
 	if from != to && (from == ScopeEmpty || to == ScopeEmpty) {
-		return nil, fmt.Errorf("%w: tags: ip %s cannot change its scope from %q to %q", ErrForbidden, ip.IPAddress, scopeName(from), scopeName(to))
+		return nil, errdefs.Errorf(ErrForbidden, "network: tags: ip %s cannot change its scope from %q to %q", ip.IPAddress, scopeName(from), scopeName(to))
 	}
 	next.Changed = env.Now
 	if err := putIP(tx, &next); err != nil {
@@ -230,7 +243,7 @@ func FreeIPTx(tx backends.Tx, addr netip.Addr) (*IP, error) {
 		return nil, err
 	}
 	if ip.Scope() == ScopeMachine {
-		return nil, fmt.Errorf("%w: ip %s is bound to machine %q; free the machine instead", ErrForbidden, ip.IPAddress, ip.MachineID())
+		return nil, errdefs.Errorf(ErrForbidden, "network: ip %s is bound to machine %q; free the machine instead", ip.IPAddress, ip.MachineID())
 	}
 	return ip, ReleaseIPTx(tx, ip)
 }
@@ -244,7 +257,7 @@ func ReleaseIPTx(tx backends.Tx, ip *IP) error {
 	}
 	p, ok := prefixContaining(n, ip.IPAddress)
 	if !ok {
-		return fmt.Errorf("%w: ip %s lies in no prefix of its network %q", ErrConflict, ip.IPAddress, n.ID)
+		return errdefs.Errorf(ErrConflict, "network: ip %s lies in no prefix of its network %q", ip.IPAddress, n.ID)
 	}
 	if err := releaseIP(tx, p, ip.IPAddress); err != nil {
 		return err

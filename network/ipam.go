@@ -2,11 +2,11 @@ package network
 
 import (
 	"errors"
-	"fmt"
 	"math/big"
 	"net/netip"
 
 	"github.com/metalkit/metalkit/backends"
+	"github.com/metalkit/metalkit/errdefs"
 	"github.com/metalkit/metalkit/ipam"
 )
 
@@ -18,9 +18,9 @@ import (
 func registerPrefix(tx backends.Tx, p netip.Prefix) error {
 	if err := ipam.CreatePrefix(tx, p); err != nil {
 		if errors.Is(err, ipam.ErrPrefixOverlap) || errors.Is(err, ipam.ErrAlreadyExists) {
-			return fmt.Errorf("%w: prefixes: %s overlaps the prefix of an existing network: %w", ErrConflict, p, err)
+			return errdefs.Errorf(ErrConflict, "network: prefixes: %s overlaps the prefix of an existing network: %w", p, err)
 		}
-		return fmt.Errorf("prefixes: %s: %w", p, err)
+		return errdefs.Errorf(nil, "network: prefixes: %s: %w", p, err)
 	}
 	return nil
 }
@@ -59,7 +59,7 @@ func conflict(err error) error {
 		return nil
 	}
 	if errors.Is(err, ipam.ErrAlreadyAllocated) || errors.Is(err, ipam.ErrInUse) || errors.Is(err, ipam.ErrReserved) {
-		return fmt.Errorf("%w: %w", ErrConflict, err)
+		return errdefs.Errorf(ErrConflict, "network: %w", err)
 	}
 	return err
 }
@@ -89,38 +89,4 @@ func reservedCount(p netip.Prefix) int64 {
 		return 2
 	}
 	return 1
-}
-
-// ensureVRFPool creates the VRF pool on first use.
-func ensureVRFPool(tx backends.Tx) error {
-	_, err := ipam.GetPool(tx, vrfPool)
-	if errors.Is(err, ipam.ErrNotFound) {
-		return ipam.CreatePool(tx, vrfPool, MinVRF, MaxVRF)
-	}
-	return err
-}
-
-func acquireVRF(tx backends.Tx) (uint32, error) {
-	if err := ensureVRFPool(tx); err != nil {
-		return 0, err
-	}
-	v, err := ipam.AcquireInt(tx, vrfPool)
-	if err != nil {
-		return 0, fmt.Errorf("vrf: %w", err)
-	}
-	return uint32(v), nil
-}
-
-func acquireSpecificVRF(tx backends.Tx, vrf uint32) error {
-	if err := ensureVRFPool(tx); err != nil {
-		return err
-	}
-	if err := ipam.AcquireSpecificInt(tx, vrfPool, uint64(vrf)); err != nil {
-		return fmt.Errorf("vrf %d: %w", vrf, conflict(err))
-	}
-	return nil
-}
-
-func releaseVRF(tx backends.Tx, vrf uint32) error {
-	return conflict(ipam.ReleaseInt(tx, vrfPool, uint64(vrf)))
 }

@@ -2,11 +2,12 @@ package network
 
 import (
 	"encoding/json"
-	"fmt"
+	"errors"
 	"net/netip"
 	"slices"
 
 	"github.com/metalkit/metalkit/backends"
+	"github.com/metalkit/metalkit/errdefs"
 	"github.com/metalkit/metalkit/ipam"
 )
 
@@ -66,7 +67,7 @@ func ListTx(tx backends.Tx, f Filter) ([]*Network, error) {
 	err := tx.Ascend(bucketNetworks, nil, func(k, v []byte) (bool, error) {
 		var n Network
 		if err := json.Unmarshal(v, &n); err != nil {
-			return false, fmt.Errorf("network: decode network %q: %w", k, err)
+			return false, errdefs.Errorf(ErrCorrupt, "network: decode network %q: %v", k, err)
 		}
 		if f.Match(&n) {
 			out = append(out, &n)
@@ -128,7 +129,7 @@ func ListIPsTx(tx backends.Tx, f IPFilter) ([]*IP, error) {
 	add := func(v []byte) error {
 		var ip IP
 		if err := json.Unmarshal(v, &ip); err != nil {
-			return fmt.Errorf("network: decode ip: %w", err)
+			return errdefs.Errorf(ErrCorrupt, "network: decode ip: %v", err)
 		}
 		if f.Match(&ip) {
 			out = append(out, &ip)
@@ -140,21 +141,17 @@ func ListIPsTx(tx backends.Tx, f IPFilter) ([]*IP, error) {
 		return out, err
 	}
 	start := pairStart(f.NetworkID)
-	var keys [][]byte
-	err := tx.Ascend(bucketNetworkIPs, start, func(k, _ []byte) (bool, error) {
-		if len(k) < len(start) || string(k[:len(start)]) != string(start) {
-			return false, nil
-		}
-		keys = append(keys, k[len(start):])
-		return true, nil
-	})
+	keys, err := backends.KeysWithPrefix(tx, bucketNetworkIPs, start)
 	if err != nil {
 		return nil, err
 	}
 	for _, k := range keys {
-		v, err := tx.Get(bucketIPs, k)
+		v, err := tx.Get(bucketIPs, k[len(start):])
 		if err != nil {
-			return nil, fmt.Errorf("network: ip index of network %q: %w", f.NetworkID, err)
+			if errors.Is(err, backends.ErrNotFound) {
+				return nil, errdefs.Errorf(ErrCorrupt, "network: the ip index of network %q names a missing ip", f.NetworkID)
+			}
+			return nil, err
 		}
 		if err := add(v); err != nil {
 			return nil, err
@@ -170,7 +167,7 @@ func withConsumption(tx backends.Tx, n *Network) error {
 	for _, p := range n.Prefixes {
 		u, err := ipam.GetUsage(tx, p)
 		if err != nil {
-			return fmt.Errorf("network %q: prefix %s: %w", n.ID, p, err)
+			return errdefs.Errorf(nil, "network: network %q, prefix %s: %w", n.ID, p, err)
 		}
 		f := FamilyOf(p.Addr())
 		byFamily[f] = append(byFamily[f], u)

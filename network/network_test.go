@@ -651,7 +651,7 @@ func TestWorkedExampleOnEveryStore(t *testing.T) {
 		child, err := f.svc.AllocateChild(ctx, network.AllocateRequest{PartitionID: "fra", ProjectID: "p"})
 		require.NoError(t, err)
 		assert.Equal(t, pfx("10.0.0.0/22", "2001:db8:0:10::/96"), child.Prefixes)
-		assert.Equal(t, network.FamilyConsumption{Consumption: ipam.Consumption{AvailableIPs: 1024, UsedIPs: 2, AvailablePrefixes: 256},
+		assert.Equal(t, network.FamilyConsumption{AvailableIPs: 1024, UsedIPs: 2, AvailablePrefixes: 256,
 			ExactCapacity: "1024", ExactUsedIPs: "2", ExactFreeIPs: "1022", ExactAvailablePrefixes: "256"}, *child.Consumption.IPv4)
 		assert.Equal(t, uint64(1073741824), child.Consumption.IPv6.AvailablePrefixes)
 		super, err := f.svc.Get(ctx, "super-fra")

@@ -1,7 +1,6 @@
 package network
 
 import (
-	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,6 +9,8 @@ import (
 	"time"
 
 	"github.com/metalkit/metalkit/backends"
+	"github.com/metalkit/metalkit/errdefs"
+	"github.com/metalkit/metalkit/limits"
 )
 
 // Env carries what a transaction function needs from outside the store:
@@ -22,19 +23,19 @@ type Env struct {
 
 // GetTx returns the stored network with the given id, without consumption.
 func GetTx(tx backends.Tx, id string) (*Network, error) {
-	if id == "" {
-		return nil, fmt.Errorf("%w: network id is empty", ErrInvalidArgument)
+	if err := limits.ID("network id", id); err != nil {
+		return nil, errdefs.Errorf(ErrInvalidArgument, "network: %w", err)
 	}
 	b, err := tx.Get(bucketNetworks, idKey(id))
 	if errors.Is(err, backends.ErrNotFound) {
-		return nil, fmt.Errorf("%w: network %q", ErrNotFound, id)
+		return nil, errdefs.Errorf(ErrNotFound, "network: network %q", id)
 	}
 	if err != nil {
 		return nil, err
 	}
 	var n Network
 	if err := json.Unmarshal(b, &n); err != nil {
-		return nil, fmt.Errorf("network: decode network %q: %w", id, err)
+		return nil, errdefs.Errorf(ErrCorrupt, "network: decode network %q: %v", id, err)
 	}
 	return &n, nil
 }
@@ -55,16 +56,6 @@ func exists(tx backends.Tx, bucket string, key []byte) (bool, error) {
 		return false, nil
 	}
 	return err == nil, err
-}
-
-// hasAny reports whether bucket holds a key starting with prefix.
-func hasAny(tx backends.Tx, bucket string, prefix []byte) (bool, error) {
-	found := false
-	err := tx.Ascend(bucket, prefix, func(k, _ []byte) (bool, error) {
-		found = len(k) >= len(prefix) && string(k[:len(prefix)]) == string(prefix)
-		return false, nil
-	})
-	return found, err
 }
 
 // GetIPTx returns the stored IP record of an address.
@@ -88,74 +79,6 @@ func deleteIP(tx backends.Tx, ip *IP) error {
 		return err
 	}
 	return tx.Delete(bucketNetworkIPs, pairKey(ip.NetworkID, ipKey(ip.IPAddress)))
-}
-
-// vrfRefs returns how many networks use vrf.
-func vrfRefs(tx backends.Tx, vrf uint32) (uint32, error) {
-	b, err := tx.Get(bucketVRF, vrfKey(vrf))
-	if errors.Is(err, backends.ErrNotFound) {
-		return 0, nil
-	}
-	if err != nil {
-		return 0, err
-	}
-	return binary.BigEndian.Uint32(b), nil
-}
-
-func setVRFRefs(tx backends.Tx, vrf, n uint32) error {
-	if n == 0 {
-		return tx.Delete(bucketVRF, vrfKey(vrf))
-	}
-	return tx.Put(bucketVRF, vrfKey(vrf), binary.BigEndian.AppendUint32(nil, n))
-}
-
-// takeVRF takes vrf for a new network: from the pool when it is free, or
-// as one more user of a VRF shared with shared set.
-func takeVRF(tx backends.Tx, vrf uint32, shared bool) error {
-	if vrf < MinVRF || vrf > MaxVRF {
-		return fmt.Errorf("%w: vrf %d: must lie in %d..%d", ErrInvalidArgument, vrf, MinVRF, MaxVRF)
-	}
-	n, err := vrfRefs(tx, vrf)
-	if err != nil {
-		return err
-	}
-	if n > 0 {
-		if !shared {
-			return fmt.Errorf("%w: vrf %d is already used; set vrfshared to share it", ErrConflict, vrf)
-		}
-		return setVRFRefs(tx, vrf, n+1)
-	}
-	if err := acquireSpecificVRF(tx, vrf); err != nil {
-		return err
-	}
-	return setVRFRefs(tx, vrf, 1)
-}
-
-// newVRF takes the lowest free VRF from the pool.
-func newVRF(tx backends.Tx) (uint32, error) {
-	vrf, err := acquireVRF(tx)
-	if err != nil {
-		return 0, err
-	}
-	return vrf, setVRFRefs(tx, vrf, 1)
-}
-
-// dropVRF gives up one use of vrf; the last use returns it to the pool.
-func dropVRF(tx backends.Tx, vrf uint32) error {
-	if vrf == 0 {
-		return nil
-	}
-	n, err := vrfRefs(tx, vrf)
-	if err != nil {
-		return err
-	}
-	if n > 1 {
-		return setVRFRefs(tx, vrf, n-1)
-	}
-	if err := setVRFRefs(tx, vrf, 0); err != nil {
-		return err
-	}
-	return releaseVRF(tx, vrf)
 }
 
 // sortedTags deduplicates and sorts tags; nil becomes an empty list.

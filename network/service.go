@@ -2,7 +2,6 @@ package network
 
 import (
 	"context"
-	"fmt"
 	"net/netip"
 	"time"
 
@@ -10,12 +9,18 @@ import (
 
 	"github.com/metalkit/metalkit/audit"
 	"github.com/metalkit/metalkit/backends"
+	"github.com/metalkit/metalkit/errdefs"
 )
 
 // Catalog answers whether partitions and projects exist; they belong to the
 // embedding program. A method returns nil when the id is fine, an error
-// wrapping ErrNotFound when it is absent. Hooks run before the transaction
-// opens, with the caller's ctx.
+// wrapping errdefs.ErrNotFound (or ErrNotFound) when it is absent.
+//
+// The service's own methods run the hooks once, before their transaction
+// opens, with the caller's ctx. The methods of a Tx (bound to a transaction
+// the caller holds) run them inside that transaction, so they run again
+// whenever the store retries it: a hook must have no side effect and should
+// be fast.
 type Catalog interface {
 	Partition(ctx context.Context, id string) error
 	Project(ctx context.Context, id string) error
@@ -32,9 +37,9 @@ func (AcceptAll) Partition(context.Context, string) error { return nil }
 func (AcceptAll) Project(context.Context, string) error { return nil }
 
 // Options configures a Service. The zero value (or nil) means the wall
-// clock, random UUIDs, no catalog checks and no audit trail.
+// clock in UTC, random UUIDs, no catalog checks and no audit trail.
 type Options struct {
-	// Clock returns the time of a change; default time.Now (UTC).
+	// Clock returns the time of a change; default time.Now in UTC.
 	Clock func() time.Time
 	// IDs returns new ids for networks and IP allocations; default random
 	// UUIDs.
@@ -46,8 +51,11 @@ type Options struct {
 	Trail *audit.Trail
 }
 
-// Service runs the network transaction functions in a store. It is safe
-// for concurrent use.
+// Service runs the network operations, each in its own store transaction
+// (Store.Update for changes, with one audit event per committed change;
+// Store.View for reads). Bind gives the same operations inside a
+// transaction the caller already holds. The caller is the audit.Actor in
+// ctx. Service is safe for concurrent use.
 type Service struct {
 	store   backends.Store
 	clock   func() time.Time
@@ -66,7 +74,7 @@ func New(store backends.Store, opts *Options) *Service {
 		s.clock = func() time.Time { return time.Now().UTC() }
 	}
 	if s.ids == nil {
-		s.ids = func() string { return uuid.NewString() }
+		s.ids = uuid.NewString
 	}
 	if s.catalog == nil {
 		s.catalog = AcceptAll{}
@@ -74,46 +82,248 @@ func New(store backends.Store, opts *Options) *Service {
 	return s
 }
 
-func (s *Service) env() Env { return Env{Now: s.clock(), NewID: s.ids} }
-
-func firstActor(actor []audit.Actor) audit.Actor {
-	if len(actor) > 0 {
-		return actor[0]
-	}
-	return audit.Actor{}
+// Tx is the Service bound to one transaction: every method runs its
+// operation inside that transaction with the service's clock, ids, catalog
+// and trail, and a change records its audit event through the
+// transaction's Recorder, so that it commits, or not, together with
+// everything else the transaction does. A Tx is valid only while its
+// transaction runs; its methods must not be called concurrently.
+type Tx struct {
+	s   *Service
+	ctx context.Context
+	tx  backends.Tx
+	rec *audit.Recorder
+	// checked is set when the service ran the catalog hooks before the
+	// transaction opened.
+	checked bool
 }
 
-// mutate runs fn in one Update that also records the change's event (when
-// the service has a trail) and returns fn's result once committed. fn may
-// set the event's path once the entity is known.
-func mutate[T any](ctx context.Context, s *Service, actor []audit.Actor, detail, path string, body any, fn func(tx backends.Tx, ev *audit.Event) (T, error)) (T, error) {
-	ev := &audit.Event{Actor: firstActor(actor), Detail: detail, Path: path, Body: body}
-	var out T
-	err := s.trail.Update(ctx, s.store, ev, func(tx backends.Tx) error {
-		var err error
-		out, err = fn(tx, ev)
-		return err
+// Bind returns the Service bound to tx, a transaction of the service's
+// store. ctx carries the caller (audit.Actor) and is passed to the catalog
+// hooks. rec records the events of the changes; a nil rec records none (an
+// operation composed into another one that records the change itself).
+func (s *Service) Bind(ctx context.Context, tx backends.Tx, rec *audit.Recorder) *Tx {
+	return &Tx{s: s, ctx: ctx, tx: tx, rec: rec}
+}
+
+// Backend returns the transaction the Tx is bound to.
+func (t *Tx) Backend() backends.Tx { return t.tx }
+
+// Env returns the time and id source an operation of t uses.
+func (t *Tx) Env() Env { return Env{Now: t.s.clock(), NewID: t.s.ids} }
+
+// mutate runs fn on a Tx bound to a new transaction, with the catalog
+// hooks already run by the caller.
+func mutate[T any](ctx context.Context, s *Service, fn func(t *Tx) (T, error)) (T, error) {
+	return audit.Do(ctx, s.trail, s.store, func(tx backends.Tx, rec *audit.Recorder) (T, error) {
+		t := s.Bind(ctx, tx, rec)
+		t.checked = true
+		return fn(t)
 	})
+}
+
+// read runs fn on a Tx bound to a new read-only transaction.
+func read[T any](ctx context.Context, s *Service, fn func(t *Tx) (T, error)) (T, error) {
+	return audit.View(ctx, s.store, func(tx backends.Tx) (T, error) { return fn(s.Bind(ctx, tx, nil)) })
+}
+
+// checkRefs runs the catalog hooks for a partition and a project (empty
+// ids are not checked).
+func (s *Service) checkRefs(ctx context.Context, partition, project string) error {
+	if partition != "" {
+		if err := s.catalog.Partition(ctx, partition); err != nil {
+			return hookError("partitionid", partition, err)
+		}
+	}
+	if project != "" {
+		if err := s.catalog.Project(ctx, project); err != nil {
+			return hookError("projectid", project, err)
+		}
+	}
+	return nil
+}
+
+// hookError wraps the error of a catalog hook; an absent id also matches
+// ErrNotFound.
+func hookError(field, id string, err error) error {
+	var kind error
+	if errdefs.Class(err) == errdefs.ErrNotFound {
+		kind = ErrNotFound
+	}
+	return errdefs.Errorf(kind, "network: %s %s: %w", field, errdefs.Quote(id), err)
+}
+
+func (t *Tx) checkRefs(partition, project string) error {
+	if t.checked {
+		return nil
+	}
+	return t.s.checkRefs(t.ctx, partition, project)
+}
+
+// recorded records the event of a change that succeeded and returns v.
+func recorded[T any](t *Tx, v T, err error, detail string, path func(T) string, body any) (T, error) {
+	if err == nil {
+		err = t.rec.Record(detail, path(v), body)
+	}
 	if err != nil {
 		var zero T
 		return zero, err
 	}
-	return out, nil
+	return v, nil
 }
 
-// view runs fn in one View and returns its result.
-func view[T any](ctx context.Context, s *Service, fn func(tx backends.Tx) (T, error)) (T, error) {
-	var out T
-	err := s.store.View(ctx, func(tx backends.Tx) error {
-		var err error
-		out, err = fn(tx)
-		return err
-	})
-	if err != nil {
-		var zero T
-		return zero, err
+func networkPath(n *Network) string { return "network/" + n.ID }
+func ipPath(ip *IP) string          { return "ip/" + ip.IPAddress.String() }
+
+// Create creates a super, underlay or external network (an admin's
+// operation) and returns it with its consumption. See CreateTx.
+func (t *Tx) Create(req CreateRequest) (*Network, error) {
+	if err := t.checkRefs(req.PartitionID, req.ProjectID); err != nil {
+		return nil, err
 	}
-	return out, nil
+	n, err := CreateTx(t.tx, t.Env(), req)
+	n, err = withUsage(t.tx, n, err)
+	return recorded(t, n, err, "network.create", networkPath, req)
+}
+
+// Update changes a network (an admin's operation). See UpdateTx.
+func (t *Tx) Update(req UpdateRequest) (*Network, error) {
+	n, err := UpdateTx(t.tx, t.Env(), req)
+	n, err = withUsage(t.tx, n, err)
+	return recorded(t, n, err, "network.update", networkPath, req)
+}
+
+// AllocateChild allocates a child network of the partition's super network
+// for a project. See AllocateChildTx.
+func (t *Tx) AllocateChild(req AllocateRequest) (*Network, error) {
+	if err := t.checkRefs(req.PartitionID, req.ProjectID); err != nil {
+		return nil, err
+	}
+	n, err := AllocateChildTx(t.tx, t.Env(), req)
+	n, err = withUsage(t.tx, n, err)
+	return recorded(t, n, err, "network.allocatechild", networkPath, req)
+}
+
+// Free frees a child network (a user's operation): its blocks and its VRF
+// return, in one step. It fails while the child holds IPs. See FreeTx.
+func (t *Tx) Free(id string) (*Network, error) {
+	n, err := FreeTx(t.tx, id)
+	return recorded(t, n, err, "network.free", networkPath, map[string]string{"id": id})
+}
+
+// Delete deletes a network (an admin's operation). It fails while the
+// network has children or holds IPs. See DeleteTx.
+func (t *Tx) Delete(id string) (*Network, error) {
+	n, err := DeleteTx(t.tx, id)
+	return recorded(t, n, err, "network.delete", networkPath, map[string]string{"id": id})
+}
+
+// Get returns a network with its consumption.
+func (t *Tx) Get(id string) (*Network, error) { return GetWithConsumptionTx(t.tx, id) }
+
+// List returns the networks matching f, ordered by id, with consumption.
+func (t *Tx) List(f Filter) ([]*Network, error) { return ListTx(t.tx, f) }
+
+// AllocateIP allocates an IP of a network. See AllocateIPTx.
+func (t *Tx) AllocateIP(req AllocateIPRequest) (*IP, error) {
+	if err := t.checkRefs("", req.ProjectID); err != nil {
+		return nil, err
+	}
+	ip, err := AllocateIPTx(t.tx, t.Env(), req)
+	return recorded(t, ip, err, "ip.allocate", ipPath, req)
+}
+
+// UpdateIP changes an IP's name, description, tags or type. See UpdateIPTx.
+func (t *Tx) UpdateIP(req UpdateIPRequest) (*IP, error) {
+	ip, err := UpdateIPTx(t.tx, t.Env(), req)
+	return recorded(t, ip, err, "ip.update", ipPath, req)
+}
+
+// FreeIP releases an IP that is not bound to a machine. See FreeIPTx.
+func (t *Tx) FreeIP(addr netip.Addr) (*IP, error) {
+	ip, err := FreeIPTx(t.tx, addr)
+	return recorded(t, ip, err, "ip.free", ipPath, map[string]string{"ipaddress": addr.String()})
+}
+
+// GetIP returns the IP record of an address.
+func (t *Tx) GetIP(addr netip.Addr) (*IP, error) { return GetIPTx(t.tx, addr) }
+
+// ListIPs returns the IPs matching f in address order.
+func (t *Tx) ListIPs(f IPFilter) ([]*IP, error) { return ListIPsTx(t.tx, f) }
+
+// Create runs Tx.Create in its own transaction; the catalog hooks run
+// before it opens.
+func (s *Service) Create(ctx context.Context, req CreateRequest) (*Network, error) {
+	if err := s.checkRefs(ctx, req.PartitionID, req.ProjectID); err != nil {
+		return nil, err
+	}
+	if req.ID == "" {
+		req.ID = s.ids() // one id, however often the transaction runs
+	}
+	return mutate(ctx, s, func(t *Tx) (*Network, error) { return t.Create(req) })
+}
+
+// Update runs Tx.Update in its own transaction.
+func (s *Service) Update(ctx context.Context, req UpdateRequest) (*Network, error) {
+	return mutate(ctx, s, func(t *Tx) (*Network, error) { return t.Update(req) })
+}
+
+// AllocateChild runs Tx.AllocateChild in its own transaction; the catalog
+// hooks run before it opens.
+func (s *Service) AllocateChild(ctx context.Context, req AllocateRequest) (*Network, error) {
+	if err := s.checkRefs(ctx, req.PartitionID, req.ProjectID); err != nil {
+		return nil, err
+	}
+	return mutate(ctx, s, func(t *Tx) (*Network, error) { return t.AllocateChild(req) })
+}
+
+// Free runs Tx.Free in its own transaction.
+func (s *Service) Free(ctx context.Context, id string) (*Network, error) {
+	return mutate(ctx, s, func(t *Tx) (*Network, error) { return t.Free(id) })
+}
+
+// Delete runs Tx.Delete in its own transaction.
+func (s *Service) Delete(ctx context.Context, id string) (*Network, error) {
+	return mutate(ctx, s, func(t *Tx) (*Network, error) { return t.Delete(id) })
+}
+
+// Get runs Tx.Get in its own read transaction.
+func (s *Service) Get(ctx context.Context, id string) (*Network, error) {
+	return read(ctx, s, func(t *Tx) (*Network, error) { return t.Get(id) })
+}
+
+// List runs Tx.List in its own read transaction.
+func (s *Service) List(ctx context.Context, f Filter) ([]*Network, error) {
+	return read(ctx, s, func(t *Tx) ([]*Network, error) { return t.List(f) })
+}
+
+// AllocateIP runs Tx.AllocateIP in its own transaction; the catalog hook
+// runs before it opens.
+func (s *Service) AllocateIP(ctx context.Context, req AllocateIPRequest) (*IP, error) {
+	if err := s.checkRefs(ctx, "", req.ProjectID); err != nil {
+		return nil, err
+	}
+	return mutate(ctx, s, func(t *Tx) (*IP, error) { return t.AllocateIP(req) })
+}
+
+// UpdateIP runs Tx.UpdateIP in its own transaction.
+func (s *Service) UpdateIP(ctx context.Context, req UpdateIPRequest) (*IP, error) {
+	return mutate(ctx, s, func(t *Tx) (*IP, error) { return t.UpdateIP(req) })
+}
+
+// FreeIP runs Tx.FreeIP in its own transaction.
+func (s *Service) FreeIP(ctx context.Context, addr netip.Addr) (*IP, error) {
+	return mutate(ctx, s, func(t *Tx) (*IP, error) { return t.FreeIP(addr) })
+}
+
+// GetIP runs Tx.GetIP in its own read transaction.
+func (s *Service) GetIP(ctx context.Context, addr netip.Addr) (*IP, error) {
+	return read(ctx, s, func(t *Tx) (*IP, error) { return t.GetIP(addr) })
+}
+
+// ListIPs runs Tx.ListIPs in its own read transaction.
+func (s *Service) ListIPs(ctx context.Context, f IPFilter) ([]*IP, error) {
+	return read(ctx, s, func(t *Tx) ([]*IP, error) { return t.ListIPs(f) })
 }
 
 // withUsage adds consumption to the network a transaction function
@@ -123,137 +333,4 @@ func withUsage(tx backends.Tx, n *Network, err error) (*Network, error) {
 		return nil, err
 	}
 	return n, withConsumption(tx, n)
-}
-
-func (s *Service) checkPartition(ctx context.Context, id string) error {
-	if id == "" {
-		return nil
-	}
-	if err := s.catalog.Partition(ctx, id); err != nil {
-		return fmt.Errorf("network: partitionid %q: %w", id, err)
-	}
-	return nil
-}
-
-func (s *Service) checkProject(ctx context.Context, id string) error {
-	if id == "" {
-		return nil
-	}
-	if err := s.catalog.Project(ctx, id); err != nil {
-		return fmt.Errorf("network: projectid %q: %w", id, err)
-	}
-	return nil
-}
-
-// Create creates a super, underlay or external network (an admin's
-// operation) and returns it with its consumption.
-func (s *Service) Create(ctx context.Context, req CreateRequest, actor ...audit.Actor) (*Network, error) {
-	if err := s.checkPartition(ctx, req.PartitionID); err != nil {
-		return nil, err
-	}
-	if err := s.checkProject(ctx, req.ProjectID); err != nil {
-		return nil, err
-	}
-	env := s.env()
-	if req.ID == "" {
-		req.ID = env.NewID()
-	}
-	return mutate(ctx, s, actor, "network.create", "network/"+req.ID, req, func(tx backends.Tx, _ *audit.Event) (*Network, error) {
-		n, err := CreateTx(tx, env, req)
-		return withUsage(tx, n, err)
-	})
-}
-
-// Update changes a network (an admin's operation).
-func (s *Service) Update(ctx context.Context, req UpdateRequest, actor ...audit.Actor) (*Network, error) {
-	env := s.env()
-	return mutate(ctx, s, actor, "network.update", "network/"+req.ID, req, func(tx backends.Tx, _ *audit.Event) (*Network, error) {
-		n, err := UpdateTx(tx, env, req)
-		return withUsage(tx, n, err)
-	})
-}
-
-// AllocateChild allocates a child network of the partition's super network
-// for a project.
-func (s *Service) AllocateChild(ctx context.Context, req AllocateRequest, actor ...audit.Actor) (*Network, error) {
-	if err := s.checkPartition(ctx, req.PartitionID); err != nil {
-		return nil, err
-	}
-	if err := s.checkProject(ctx, req.ProjectID); err != nil {
-		return nil, err
-	}
-	env := s.env()
-	id := env.NewID()
-	env.NewID = func() string { return id }
-	return mutate(ctx, s, actor, "network.allocatechild", "network/"+id, req, func(tx backends.Tx, _ *audit.Event) (*Network, error) {
-		n, err := AllocateChildTx(tx, env, req)
-		return withUsage(tx, n, err)
-	})
-}
-
-// Free frees a child network (a user's operation): its blocks and its VRF
-// return, in one step. It fails while the child holds IPs.
-func (s *Service) Free(ctx context.Context, id string, actor ...audit.Actor) (*Network, error) {
-	return mutate(ctx, s, actor, "network.free", "network/"+id, map[string]string{"id": id}, func(tx backends.Tx, _ *audit.Event) (*Network, error) {
-		return FreeTx(tx, id)
-	})
-}
-
-// Delete deletes a network (an admin's operation). It fails while the
-// network has children or holds IPs.
-func (s *Service) Delete(ctx context.Context, id string, actor ...audit.Actor) (*Network, error) {
-	return mutate(ctx, s, actor, "network.delete", "network/"+id, map[string]string{"id": id}, func(tx backends.Tx, _ *audit.Event) (*Network, error) {
-		return DeleteTx(tx, id)
-	})
-}
-
-// Get returns a network with its consumption.
-func (s *Service) Get(ctx context.Context, id string) (*Network, error) {
-	return view(ctx, s, func(tx backends.Tx) (*Network, error) { return GetWithConsumptionTx(tx, id) })
-}
-
-// List returns the networks matching f, ordered by id, with consumption.
-func (s *Service) List(ctx context.Context, f Filter) ([]*Network, error) {
-	return view(ctx, s, func(tx backends.Tx) ([]*Network, error) { return ListTx(tx, f) })
-}
-
-// AllocateIP allocates an IP of a network.
-func (s *Service) AllocateIP(ctx context.Context, req AllocateIPRequest, actor ...audit.Actor) (*IP, error) {
-	if err := s.checkProject(ctx, req.ProjectID); err != nil {
-		return nil, err
-	}
-	env := s.env()
-	return mutate(ctx, s, actor, "ip.allocate", "ip/", req, func(tx backends.Tx, ev *audit.Event) (*IP, error) {
-		ip, err := AllocateIPTx(tx, env, req)
-		if err != nil {
-			return nil, err
-		}
-		ev.Path = "ip/" + ip.IPAddress.String()
-		return ip, nil
-	})
-}
-
-// UpdateIP changes an IP's name, description, tags or type.
-func (s *Service) UpdateIP(ctx context.Context, req UpdateIPRequest, actor ...audit.Actor) (*IP, error) {
-	env := s.env()
-	return mutate(ctx, s, actor, "ip.update", "ip/"+req.IPAddress.String(), req, func(tx backends.Tx, _ *audit.Event) (*IP, error) {
-		return UpdateIPTx(tx, env, req)
-	})
-}
-
-// FreeIP releases an IP that is not bound to a machine.
-func (s *Service) FreeIP(ctx context.Context, addr netip.Addr, actor ...audit.Actor) (*IP, error) {
-	return mutate(ctx, s, actor, "ip.free", "ip/"+addr.String(), map[string]string{"ipaddress": addr.String()}, func(tx backends.Tx, _ *audit.Event) (*IP, error) {
-		return FreeIPTx(tx, addr)
-	})
-}
-
-// GetIP returns the IP record of an address.
-func (s *Service) GetIP(ctx context.Context, addr netip.Addr) (*IP, error) {
-	return view(ctx, s, func(tx backends.Tx) (*IP, error) { return GetIPTx(tx, addr) })
-}
-
-// ListIPs returns the IPs matching f in address order.
-func (s *Service) ListIPs(ctx context.Context, f IPFilter) ([]*IP, error) {
-	return view(ctx, s, func(tx backends.Tx) ([]*IP, error) { return ListIPsTx(tx, f) })
 }

@@ -73,17 +73,17 @@ func TestAuditEvents(t *testing.T) {
 		trail, err := audit.New(s, &audit.Options{Component: "test"})
 		require.NoError(t, err)
 		svc := network.New(s, &network.Options{Trail: trail, IDs: sequentialIDs("id")})
-		actor := audit.Actor{User: "alice", Tenant: "t", Project: "p", RequestID: "rq-1"}
+		ctx := audit.NewContext(ctx, audit.Actor{User: "alice", Tenant: "t", Projects: []string{"p"}, RequestID: "rq-1"})
 
-		_, err = svc.Create(ctx, network.CreateRequest{ID: "super", PartitionID: "fra", PrivateSuper: true, Prefixes: pfx("10.0.0.0/16"), DefaultChildPrefixLength: map[network.AddressFamily]int{network.IPv4: 22}}, actor)
+		_, err = svc.Create(ctx, network.CreateRequest{ID: "super", PartitionID: "fra", PrivateSuper: true, Prefixes: pfx("10.0.0.0/16"), DefaultChildPrefixLength: map[network.AddressFamily]int{network.IPv4: 22}})
 		require.NoError(t, err)
-		child, err := svc.AllocateChild(ctx, network.AllocateRequest{PartitionID: "fra", ProjectID: "p"}, actor)
+		child, err := svc.AllocateChild(ctx, network.AllocateRequest{PartitionID: "fra", ProjectID: "p"})
 		require.NoError(t, err)
-		ip, err := svc.AllocateIP(ctx, network.AllocateIPRequest{NetworkID: child.ID, ProjectID: "p"}, actor)
+		ip, err := svc.AllocateIP(ctx, network.AllocateIPRequest{NetworkID: child.ID, ProjectID: "p"})
 		require.NoError(t, err)
-		_, err = svc.Free(ctx, child.ID, actor)
+		_, err = svc.Free(ctx, child.ID)
 		require.ErrorIs(t, err, network.ErrConflict, "the child holds an IP")
-		_, err = svc.FreeIP(ctx, ip.IPAddress, actor)
+		_, err = svc.FreeIP(ctx, ip.IPAddress)
 		require.NoError(t, err)
 
 		res, err := trail.Search(ctx, audit.Filter{RequestID: "rq-1"})

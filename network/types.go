@@ -19,23 +19,37 @@ const (
 
 // Network is a network as stored and returned. JSON names are metal-api's.
 type Network struct {
-	ID                         string                `json:"id"`
-	Name                       string                `json:"name,omitempty"`
-	Description                string                `json:"description,omitempty"`
-	PartitionID                string                `json:"partitionid,omitempty"`
-	ProjectID                  string                `json:"projectid,omitempty"`
-	Prefixes                   []netip.Prefix        `json:"prefixes"`
-	DestinationPrefixes        []netip.Prefix        `json:"destinationprefixes"`
-	DefaultChildPrefixLength   map[AddressFamily]int `json:"defaultchildprefixlength,omitempty"`
-	PrivateSuper               bool                  `json:"privatesuper"`
-	Underlay                   bool                  `json:"underlay"`
-	NAT                        bool                  `json:"nat"`
-	VRF                        uint32                `json:"vrf,omitempty"`
-	ParentNetworkID            string                `json:"parentnetworkid,omitempty"`
-	Labels                     map[string]string     `json:"labels,omitempty"`
-	Shared                     bool                  `json:"shared"`
-	AdditionalAnnouncableCIDRs []netip.Prefix        `json:"additionalAnnouncableCIDRs,omitempty"`
-	NetworkType                Kind                  `json:"networktype"`
+	ID                  string         `json:"id"`
+	Name                string         `json:"name,omitempty"`
+	Description         string         `json:"description,omitempty"`
+	PartitionID         string         `json:"partitionid,omitempty"`
+	ProjectID           string         `json:"projectid,omitempty"`
+	Prefixes            []netip.Prefix `json:"prefixes"`
+	DestinationPrefixes []netip.Prefix `json:"destinationprefixes"`
+	// DefaultChildPrefixLength is, on a super network, the length of a
+	// child's prefix per family when the allocation asks for none.
+	DefaultChildPrefixLength ChildLengths `json:"defaultchildprefixlength,omitempty"`
+	// PrivateSuper marks the partition's private super network, which
+	// hands out child networks to projects.
+	PrivateSuper bool `json:"privatesuper"`
+	// Underlay marks the partition's underlay (the switches' and
+	// firewalls' transfer network).
+	Underlay bool `json:"underlay"`
+	// NAT says that traffic leaving into this network is source-NATed by
+	// the firewall (as for an internet network).
+	NAT bool `json:"nat"`
+	// VRF is the network's VRF id (VNI) in MinVRF..MaxVRF; 0 for none.
+	VRF             uint32            `json:"vrf,omitempty"`
+	ParentNetworkID string            `json:"parentnetworkid,omitempty"`
+	Labels          map[string]string `json:"labels,omitempty"`
+	// Shared says that other projects may take IPs from this child
+	// network (and machines of other projects may join it as a secondary
+	// network).
+	Shared bool `json:"shared"`
+	// AdditionalAnnouncableCIDRs are further prefixes a super network's
+	// tenant firewalls announce.
+	AdditionalAnnouncableCIDRs []netip.Prefix `json:"additionalAnnouncableCIDRs,omitempty"`
+	NetworkType                Kind           `json:"networktype"`
 	// Consumption is computed from the allocation counters on every read;
 	// it is never stored.
 	Consumption *Consumption `json:"consumption,omitempty"`
@@ -70,10 +84,10 @@ type CreateRequest struct {
 	DestinationPrefixes []netip.Prefix `json:"destinationprefixes,omitempty"`
 	// DefaultChildPrefixLength is required on super networks, one entry per
 	// family of Prefixes, and forbidden elsewhere.
-	DefaultChildPrefixLength map[AddressFamily]int `json:"defaultchildprefixlength,omitempty"`
-	PrivateSuper             bool                  `json:"privatesuper,omitempty"`
-	Underlay                 bool                  `json:"underlay,omitempty"`
-	NAT                      bool                  `json:"nat,omitempty"`
+	DefaultChildPrefixLength ChildLengths `json:"defaultchildprefixlength,omitempty"`
+	PrivateSuper             bool         `json:"privatesuper,omitempty"`
+	Underlay                 bool         `json:"underlay,omitempty"`
+	NAT                      bool         `json:"nat,omitempty"`
 	// VRF, when not 0, must lie in 1..131072 and be free unless VRFShared.
 	VRF uint32 `json:"vrf,omitempty"`
 	// VRFShared lets the network share an already used VRF; a shared VRF
@@ -94,9 +108,11 @@ type UpdateRequest struct {
 	Shared *bool `json:"shared,omitempty"`
 	// Prefixes replaces the prefixes; a removed prefix must hold no IP and no
 	// child.
-	Prefixes                 []netip.Prefix        `json:"prefixes,omitempty"`
-	DestinationPrefixes      []netip.Prefix        `json:"destinationprefixes,omitempty"`
-	DefaultChildPrefixLength map[AddressFamily]int `json:"defaultchildprefixlength,omitempty"`
+	Prefixes            []netip.Prefix `json:"prefixes,omitempty"`
+	DestinationPrefixes []netip.Prefix `json:"destinationprefixes,omitempty"`
+	// DefaultChildPrefixLength replaces the default lengths (super
+	// networks only).
+	DefaultChildPrefixLength ChildLengths `json:"defaultchildprefixlength,omitempty"`
 	// AdditionalAnnouncableCIDRs replaces the list; removing an entry needs
 	// Force.
 	AdditionalAnnouncableCIDRs []netip.Prefix `json:"additionalAnnouncableCIDRs,omitempty"`
@@ -115,7 +131,7 @@ type AllocateRequest struct {
 	NAT                 bool              `json:"nat,omitempty"`
 	DestinationPrefixes []netip.Prefix    `json:"destinationprefixes,omitempty"`
 	// Length overrides or adds the child prefix length of a family.
-	Length map[AddressFamily]int `json:"length,omitempty"`
+	Length ChildLengths `json:"length,omitempty"`
 	// AddressFamily, when set, restricts the child to that family.
 	AddressFamily AddressFamily `json:"addressfamily,omitempty"`
 }

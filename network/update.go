@@ -1,12 +1,14 @@
 package network
 
 import (
-	"fmt"
+	"errors"
 	"maps"
 	"net/netip"
 	"slices"
 
 	"github.com/metalkit/metalkit/backends"
+	"github.com/metalkit/metalkit/errdefs"
+	"github.com/metalkit/metalkit/limits"
 )
 
 // UpdateTx applies an admin's update. Validation uses the values the
@@ -14,6 +16,22 @@ import (
 // its prefix and its default child length in one update. A removed prefix
 // must hold no IP and no child.
 func UpdateTx(tx backends.Tx, env Env, req UpdateRequest) (*Network, error) {
+	var errs []error
+	if req.Name != nil {
+		errs = append(errs, fieldLimits(limits.Name("name", *req.Name))...)
+	}
+	if req.Description != nil {
+		errs = append(errs, fieldLimits(limits.Description("description", *req.Description))...)
+	}
+	errs = append(errs, fieldLimits(limits.Labels("labels", req.Labels))...)
+	dcl, err := req.DefaultChildPrefixLength.canonical("defaultchildprefixlength")
+	if err != nil {
+		errs = append(errs, err)
+	}
+	req.DefaultChildPrefixLength = dcl
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
 	n, err := GetTx(tx, req.ID)
 	if err != nil {
 		return nil, err
@@ -30,14 +48,14 @@ func UpdateTx(tx backends.Tx, env Env, req UpdateRequest) (*Network, error) {
 	}
 	if req.Shared != nil {
 		if n.Shared && !*req.Shared {
-			return nil, fmt.Errorf("%w: shared: network %q is shared and cannot become unshared", ErrInvalidArgument, n.ID)
+			return nil, errdefs.Errorf(ErrInvalidArgument, "network: shared: network %q is shared and cannot become unshared", n.ID)
 		}
 		next.Shared = *req.Shared
 		next.NetworkType = kindOf(n.PrivateSuper, n.Underlay, n.ParentNetworkID, next.Shared)
 	}
 	if req.Prefixes != nil {
 		if n.ParentNetworkID != "" && !slices.Equal(req.Prefixes, n.Prefixes) {
-			return nil, fmt.Errorf("%w: prefixes: network %q is a child network; its prefixes are allocated, not set", ErrInvalidArgument, n.ID)
+			return nil, errdefs.Errorf(ErrInvalidArgument, "network: prefixes: network %q is a child network; its prefixes are allocated, not set", n.ID)
 		}
 		next.Prefixes = slices.Clone(req.Prefixes)
 	}
@@ -51,7 +69,7 @@ func UpdateTx(tx backends.Tx, env Env, req UpdateRequest) (*Network, error) {
 		if !req.Force {
 			for _, c := range n.AdditionalAnnouncableCIDRs {
 				if !slices.Contains(req.AdditionalAnnouncableCIDRs, c) {
-					return nil, fmt.Errorf("%w: additionalAnnouncableCIDRs: removing %s needs force", ErrInvalidArgument, c)
+					return nil, errdefs.Errorf(ErrInvalidArgument, "network: additionalAnnouncableCIDRs: removing %s needs force", c)
 				}
 			}
 		}
@@ -75,7 +93,7 @@ func UpdateTx(tx backends.Tx, env Env, req UpdateRequest) (*Network, error) {
 			return nil, err
 		}
 		if err := deletePrefix(tx, p); err != nil {
-			return nil, fmt.Errorf("network %q: prefix %s: %w", n.ID, p, err)
+			return nil, errdefs.Errorf(nil, "network: network %q, prefix %s: %w", n.ID, p, err)
 		}
 	}
 	for _, p := range added {
@@ -112,10 +130,10 @@ func checkPrefixEmpty(tx backends.Tx, n *Network, p netip.Prefix) error {
 		return err
 	}
 	if u.Children.Sign() > 0 {
-		return fmt.Errorf("%w: prefixes: %s of network %q still holds %s child prefixes", ErrConflict, p, n.ID, u.Children)
+		return errdefs.Errorf(ErrConflict, "network: prefixes: %s of network %q still holds %s child prefixes", p, n.ID, u.Children)
 	}
 	if u.Allocated.Sign() > 0 {
-		return fmt.Errorf("%w: prefixes: %s of network %q still holds %s allocated IPs", ErrConflict, p, n.ID, u.Allocated)
+		return errdefs.Errorf(ErrConflict, "network: prefixes: %s of network %q still holds %s allocated IPs", p, n.ID, u.Allocated)
 	}
 	return nil
 }
