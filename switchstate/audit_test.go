@@ -35,10 +35,10 @@ func TestAuditEvents(t *testing.T) {
 		tr, err := audit.New(s, &audit.Options{Component: "metal-api"})
 		require.NoError(t, err)
 		f := newFixture(t, s, &Options{Trail: tr})
-		actor := audit.Actor{User: "admin", Tenant: "t1", Project: "p1", RequestID: "rq-1"}
+		ctx := audit.NewContext(ctx, audit.Actor{User: "admin", Tenant: "t1", Projects: []string{"p1"}, RequestID: "rq-1"})
 
 		req := switchReq("leaf01", "SONiC", "rack01", sonicPorts("leaf01", 0, 4))
-		_, _, err = f.svc.Register(ctx, req, actor)
+		_, _, err = f.svc.Register(ctx, req)
 		require.NoError(t, err)
 		es := events(t, tr)
 		require.Len(t, es, 1)
@@ -74,7 +74,7 @@ func TestAuditEvents(t *testing.T) {
 		require.NoError(t, err)
 		_, err = f.svc.Delete(ctx, "leaf01", false)
 		require.Error(t, err)
-		_, err = f.svc.Delete(ctx, "leaf01", true, actor)
+		_, err = f.svc.Delete(ctx, "leaf01", true)
 		require.NoError(t, err)
 
 		assert.Equal(t, []string{
@@ -93,7 +93,7 @@ func TestAuditNotifyWhenAsked(t *testing.T) {
 	require.NoError(t, err)
 	f := newFixture(t, s, &Options{Trail: tr, AuditNotify: true})
 	f.register(switchReq("leaf01", "SONiC", "rack01", sonicPorts("leaf01", 0)))
-	_, err = f.svc.Notify(ctx, "leaf01", NotifyRequest{SyncDuration: time.Second}, audit.Actor{RequestID: "rq-n"})
+	_, err = f.svc.Notify(audit.NewContext(ctx, audit.Actor{RequestID: "rq-n"}), "leaf01", NotifyRequest{SyncDuration: time.Second})
 	require.NoError(t, err)
 	_, err = f.svc.Notify(ctx, "leaf09", NotifyRequest{})
 	require.Error(t, err)

@@ -63,10 +63,10 @@ func BenchmarkNotify(b *testing.B) {
 func BenchmarkConnectedMachines(b *testing.B) {
 	const switches, conns = 100, 48
 	now := time.Unix(1773060000, 0)
-	var sws []Switch
+	var sws []*Switch
 	machines := map[string]MachineInfo{}
 	for s := range switches {
-		sw := Switch{ID: fmt.Sprintf("leaf%03d", s), PartitionID: "fra-equ01", RackID: fmt.Sprintf("rack%02d", s/2)}
+		sw := &Switch{ID: fmt.Sprintf("leaf%03d", s), PartitionID: "fra-equ01", RackID: fmt.Sprintf("rack%02d", s/2)}
 		for c := conns - 1; c >= 0; c-- {
 			name := fmt.Sprintf("Ethernet%d", c*4)
 			m := fmt.Sprintf("m-%02d-%02d", s/2, c)

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/metalkit/metalkit/backends"
+	"github.com/metalkit/metalkit/errdefs"
 )
 
 // Neighbor is an LLDP neighbour a machine NIC sees: a switch port.
@@ -83,8 +84,7 @@ func ConnectMachine(tx backends.Tx, machineID, partition string, nics []MachineN
 		}
 		stored := sw.machineConnections(machineID)
 		if len(stored) > 0 && len(physical) == 0 {
-			return "", "", fmt.Errorf("%w: machine %q on switch %q exists in the store but not physically; to move a machine to another rack, delete it first",
-				ErrConflict, machineID, sw.ID)
+			return "", "", errdefs.Errorf(ErrConflict, "switchstate: machine %q on switch %q exists in the store but not physically; to move a machine to another rack, delete it first", machineID, sw.ID)
 		}
 		updated := sw
 		if !slices.Equal(portNames(stored), portNames(physical)) || !sameConnectionNics(stored, physical) {
@@ -99,18 +99,15 @@ func ConnectMachine(tx backends.Tx, machineID, partition string, nics []MachineN
 		}
 	}
 	if len(connected) != 2 {
-		return "", "", fmt.Errorf("%w: machine %s is not connected to exactly two switches, found connections to %d switches",
-			ErrInvalidArgument, machineID, len(connected))
+		return "", "", errdefs.Errorf(ErrInvalidArgument, "switchstate: machine %s is not connected to exactly two switches, found connections to %d switches", machineID, len(connected))
 	}
 	a, b := connected[0], connected[1]
 	ca, cb := a.machineConnections(machineID), b.machineConnections(machineID)
 	if len(ca) != len(cb) {
-		return "", "", fmt.Errorf("%w: machine %q has %d connections to switch %q but %d to switch %q",
-			ErrInvalidArgument, machineID, len(ca), a.ID, len(cb), b.ID)
+		return "", "", errdefs.Errorf(ErrInvalidArgument, "switchstate: machine %q has %d connections to switch %q but %d to switch %q", machineID, len(ca), a.ID, len(cb), b.ID)
 	}
 	if a.RackID != b.RackID {
-		return "", "", fmt.Errorf("%w: machine %q is connected to switch %q in rack %q and switch %q in rack %q; both must be in one rack",
-			ErrInvalidArgument, machineID, a.ID, a.RackID, b.ID, b.RackID)
+		return "", "", errdefs.Errorf(ErrInvalidArgument, "switchstate: machine %q is connected to switch %q in rack %q and switch %q in rack %q; both must be in one rack", machineID, a.ID, a.RackID, b.ID, b.RackID)
 	}
 	var errs []error
 	if err := checkMirror(a, b, machineID); err != nil {
@@ -178,8 +175,7 @@ func checkMirror(a, b *Switch, machineID string) error {
 		}
 	}
 	if len(bad) > 0 {
-		return fmt.Errorf("%w: machine %q is not wired symmetrically: %s has no mirrored connection",
-			ErrInvalidArgument, machineID, strings.Join(bad, ", "))
+		return errdefs.Errorf(ErrInvalidArgument, "switchstate: machine %q is not wired symmetrically: %s has no mirrored connection", machineID, strings.Join(bad, ", "))
 	}
 	return nil
 }
@@ -196,8 +192,7 @@ func checkShared(sw *Switch, machineID string) error {
 	var errs []error
 	for _, c := range sw.machineConnections(machineID) {
 		if m, ok := others[c.Nic.Name]; ok {
-			errs = append(errs, fmt.Errorf("%w: switch %q port %q is connected to machine %q and machine %q",
-				ErrConflict, sw.ID, c.Nic.Name, m, machineID))
+			errs = append(errs, errdefs.Errorf(ErrConflict, "switchstate: switch %q port %q is connected to machine %q and machine %q", sw.ID, c.Nic.Name, m, machineID))
 		}
 	}
 	return joinErrs(errs)
@@ -207,11 +202,11 @@ func checkShared(sw *Switch, machineID string) error {
 // inside the caller's transaction: "default" or "vrf<N>" when the machine
 // reports its installation, "" when it is freed or reinstalled. A machine
 // without connections is not an error.
-func SetMachineVRF(tx backends.Tx, machineID, vrf string) error {
+func SetMachineVRF(tx backends.Tx, machineID string, vrf PortVRF) error {
 	if err := checkName("machine id", machineID, true); err != nil {
 		return err
 	}
-	if err := checkVrf(vrf); err != nil {
+	if err := vrf.check("vrf"); err != nil {
 		return err
 	}
 	return editMachineSwitches(tx, machineID, func(sw *Switch) bool {

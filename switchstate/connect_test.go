@@ -117,16 +117,16 @@ func TestSetMachineVRFAndDisconnect(t *testing.T) {
 		require.NoError(t, s.Update(ctx, func(tx backends.Tx) error { return SetMachineVRF(tx, "m1", "vrf20") }))
 		for _, id := range []string{"leaf01", "leaf02"} {
 			sw := f.get(id)
-			assert.Equal(t, "vrf20", nicOf(t, sw, "Ethernet4").Vrf)
-			assert.Equal(t, "", nicOf(t, sw, "Ethernet8").Vrf, "other machines untouched")
+			assert.Equal(t, PortVRF("vrf20"), nicOf(t, sw, "Ethernet4").Vrf)
+			assert.Equal(t, PortVRF(""), nicOf(t, sw, "Ethernet8").Vrf, "other machines untouched")
 			for _, c := range sw.Connections {
 				if c.MachineID == "m1" {
-					assert.Equal(t, "vrf20", c.Nic.Vrf, "a connection shows its port")
+					assert.Equal(t, PortVRF("vrf20"), c.Nic.Vrf, "a connection shows its port")
 				}
 			}
 		}
 		require.NoError(t, s.Update(ctx, func(tx backends.Tx) error { return SetMachineVRF(tx, "m1", "") }))
-		assert.Equal(t, "", nicOf(t, f.get("leaf02"), "Ethernet4").Vrf)
+		assert.Equal(t, PortVRF(""), nicOf(t, f.get("leaf02"), "Ethernet4").Vrf)
 
 		err = s.Update(ctx, func(tx backends.Tx) error { return SetMachineVRF(tx, "m1", "blue") })
 		assert.ErrorIs(t, err, ErrInvalidArgument)

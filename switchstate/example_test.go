@@ -52,7 +52,7 @@ func ExampleService_Notify() {
 	sw, _ := svc.Get(ctx, "leaf01")
 	fmt.Println("os:", sw.OS.Vendor)
 	for _, n := range sw.Nics {
-		bgp := "-"
+		bgp := switchstate.BGPState("-")
 		if n.BGPPortState != nil {
 			bgp = n.BGPPortState.BgpState
 		}
@@ -96,7 +96,7 @@ func ExampleService_Toggle() {
 	// Output:
 	// actual UP, desired DOWN
 	// actual DOWN, desired ""
-	// switchstate: invalid argument: the status "UNKNOWN" must be concrete
+	// switchstate: the status "UNKNOWN" must be concrete
 }
 
 func ExampleParseFRRNeighbors() {
@@ -139,7 +139,7 @@ func ExampleParseFRRNeighbors() {
 
 func ExampleRenderConnectedMachines() {
 	now := time.Unix(1773060000, 0)
-	switches := []switchstate.Switch{{
+	switches := []*switchstate.Switch{{
 		ID: "leaf01", PartitionID: "fra-equ01", RackID: "rack01",
 		Nics: []switchstate.Nic{
 			{Name: "Ethernet2", Identifier: "Eth1/3", Actual: "UP", BGPPortState: &switchstate.BGPPortState{BgpState: "Established", BgpTimerUpEstablished: now.Unix() - 54}},

@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strconv"
 	"time"
+
+	"github.com/metalkit/metalkit/errdefs"
 )
 
 // DefaultFRRMaxAge is the age above which ReadFRRFile refuses a dump.
@@ -41,7 +43,7 @@ func ParseFRRNeighbors(data []byte) (map[string]BGPPortState, error) {
 	}
 	var vrfs map[string]json.RawMessage
 	if err := json.Unmarshal(data, &vrfs); err != nil {
-		return nil, fmt.Errorf("%w: FRR neighbours: %v", ErrInvalidArgument, err)
+		return nil, errdefs.Errorf(ErrInvalidArgument, "switchstate: FRR neighbours: %v", err)
 	}
 	vrfKeys := make([]string, 0, len(vrfs))
 	for k := range vrfs {
@@ -52,19 +54,19 @@ func ParseFRRNeighbors(data []byte) (map[string]BGPPortState, error) {
 	for _, vk := range vrfKeys {
 		var members map[string]json.RawMessage
 		if err := json.Unmarshal(vrfs[vk], &members); err != nil || members == nil {
-			return nil, fmt.Errorf("%w: FRR VRF %q is not an object", ErrInvalidArgument, vk)
+			return nil, errdefs.Errorf(ErrInvalidArgument, "switchstate: FRR VRF %q is not an object", vk)
 		}
 		rawName, ok := members["vrfName"]
 		if !ok {
-			return nil, fmt.Errorf("%w: FRR VRF %q has no vrfName", ErrInvalidArgument, vk)
+			return nil, errdefs.Errorf(ErrInvalidArgument, "switchstate: FRR VRF %q has no vrfName", vk)
 		}
 		var vrfName string
 		if err := unmarshalString(rawName, &vrfName); err != nil {
-			return nil, fmt.Errorf("%w: FRR VRF %q: vrfName is not a string", ErrInvalidArgument, vk)
+			return nil, errdefs.Errorf(ErrInvalidArgument, "switchstate: FRR VRF %q: vrfName is not a string", vk)
 		}
 		if raw, ok := members["vrfId"]; ok {
 			if _, err := frrInt(raw, true); err != nil {
-				return nil, fmt.Errorf("%w: FRR VRF %q: vrfId: %v", ErrInvalidArgument, vk, err)
+				return nil, errdefs.Errorf(ErrInvalidArgument, "switchstate: FRR VRF %q: vrfId: %v", vk, err)
 			}
 		}
 		keys := make([]string, 0, len(members))
@@ -77,10 +79,10 @@ func ParseFRRNeighbors(data []byte) (map[string]BGPPortState, error) {
 		for _, k := range keys {
 			st, err := parseFRRNeighbor(members[k])
 			if err != nil {
-				return nil, fmt.Errorf("%w: FRR VRF %q neighbour %q: %v", ErrInvalidArgument, vk, k, err)
+				return nil, errdefs.Errorf(ErrInvalidArgument, "switchstate: FRR VRF %q neighbour %q: %v", vk, k, err)
 			}
 			if other, dup := origin[k]; dup {
-				return nil, fmt.Errorf("%w: FRR neighbour %q appears in VRF %q and VRF %q", ErrInvalidArgument, k, other, vk)
+				return nil, errdefs.Errorf(ErrInvalidArgument, "switchstate: FRR neighbour %q appears in VRF %q and VRF %q", k, other, vk)
 			}
 			origin[k] = vk
 			st.VrfName = vrfName
@@ -96,16 +98,18 @@ func parseFRRNeighbor(raw json.RawMessage) (BGPPortState, error) {
 	if err := json.Unmarshal(raw, &m); err != nil || m == nil {
 		return st, fmt.Errorf("not an object")
 	}
+	var state string
 	for _, f := range []struct {
 		name string
 		dst  *string
-	}{{"hostname", &st.Neighbor}, {"peerGroup", &st.PeerGroup}, {"bgpState", &st.BgpState}} {
+	}{{"hostname", &st.Neighbor}, {"peerGroup", &st.PeerGroup}, {"bgpState", &state}} {
 		if v, ok := m[f.name]; ok {
 			if err := unmarshalString(v, f.dst); err != nil {
 				return st, fmt.Errorf("%s is not a string", f.name)
 			}
 		}
 	}
+	st.BgpState = BGPState(state)
 	if v, ok := m["bgpTimerUpEstablishedEpoch"]; ok {
 		n, err := frrInt(v, false)
 		if err != nil {
@@ -193,7 +197,7 @@ func ReadFRRFile(path string, maxAge time.Duration, now time.Time) (map[string]B
 		return nil, fmt.Errorf("switchstate: FRR file: %w", err)
 	}
 	if age := now.Sub(fi.ModTime()); age > maxAge {
-		return nil, fmt.Errorf("%w: FRR file %s was modified %s ago, more than %s", ErrStale, path, age.Round(time.Second), maxAge)
+		return nil, errdefs.Errorf(ErrStale, "switchstate: FRR file %s was modified %s ago, more than %s", path, age.Round(time.Second), maxAge)
 	}
 	data, err := os.ReadFile(path)
 	if err != nil {

@@ -3,6 +3,7 @@ package switchstate
 import (
 	"context"
 	"fmt"
+	"net/netip"
 	"slices"
 	"sync"
 	"testing"
@@ -85,18 +86,18 @@ func namedPorts(prefix string, names ...string) []RegisterNic {
 func switchReq(id, vendor, rack string, nics []RegisterNic) RegisterRequest {
 	return RegisterRequest{
 		ID: id, Name: ptr(id), PartitionID: "fra-equ01", RackID: rack, Nics: nics,
-		OS: &OS{Vendor: Vendor(vendor), Version: "4.2", MetalCoreVersion: "v0.13.0"}, ManagementIP: "10.1.1.1", ManagementUser: "admin",
+		OS: &OS{Vendor: Vendor(vendor), Version: "4.2", MetalCoreVersion: "v0.13.0"}, ManagementIP: netip.MustParseAddr("10.1.1.1"), ManagementUser: "admin",
 	}
 }
 
-func (f *fixture) register(req RegisterRequest) Switch {
+func (f *fixture) register(req RegisterRequest) *Switch {
 	f.t.Helper()
 	sw, _, err := f.svc.Register(ctx, req)
 	require.NoError(f.t, err)
 	return sw
 }
 
-func (f *fixture) get(id string) Switch {
+func (f *fixture) get(id string) *Switch {
 	f.t.Helper()
 	sw, err := f.svc.Get(ctx, id)
 	require.NoError(f.t, err)
@@ -140,7 +141,7 @@ func (f *fixture) pair() {
 
 func on(sw, port string) link { return link{hostname: sw, identifier: sw + "-" + port} }
 
-func connectionsOf(sw Switch) map[string]string {
+func connectionsOf(sw *Switch) map[string]string {
 	out := map[string]string{}
 	for _, c := range sw.Connections {
 		out[c.Nic.Name] = c.MachineID
@@ -148,7 +149,7 @@ func connectionsOf(sw Switch) map[string]string {
 	return out
 }
 
-func nicOf(t testing.TB, sw Switch, name string) Nic {
+func nicOf(t testing.TB, sw *Switch, name string) Nic {
 	t.Helper()
 	for _, n := range sw.Nics {
 		if n.Name == name {

@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"fmt"
 	"strings"
+
+	"github.com/metalkit/metalkit/limits"
 )
 
 // Buckets and keys. Every key of the package is built here.
@@ -74,14 +76,16 @@ func splitRackKey(key []byte) (rack, id string, err error) {
 
 func machineBucket(machineID string) string { return bucketMachinePrefix + machineID }
 
-// checkName rejects an empty value (when required) and values that contain
-// a NUL byte, which cannot be part of a key.
+// checkName checks an id or name that becomes part of a key: required
+// ones must not be empty, none may hold control characters (a NUL would
+// break the key layout), invalid UTF-8 or more than limits.MaxID bytes.
 func checkName(field, value string, required bool) error {
-	if required && value == "" {
-		return fmt.Errorf("%w: %s is required", ErrInvalidArgument, field)
+	check := limits.ID
+	if !required {
+		check = limits.OptionalID
 	}
-	if strings.IndexByte(value, 0) >= 0 {
-		return fmt.Errorf("%w: %s %q contains a NUL byte", ErrInvalidArgument, field, value)
+	if err := check(field, value); err != nil {
+		return invalid(err)
 	}
 	return nil
 }

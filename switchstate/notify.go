@@ -2,15 +2,17 @@ package switchstate
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 	"time"
 
-	"github.com/metalkit/metalkit/audit"
 	"github.com/metalkit/metalkit/backends"
+	"github.com/metalkit/metalkit/errdefs"
+	"github.com/metalkit/metalkit/limits"
 )
 
 // NotifyRequest is what a switch agent sends after every reconfiguration
@@ -47,46 +49,46 @@ type NotifyResponse struct {
 // record and nothing else. An unknown switch is ErrNotFound and an invalid
 // port state ErrInvalidArgument; both write nothing. Notify records an audit
 // event only with Options.AuditNotify.
-func (s *Service) Notify(ctx context.Context, id string, req NotifyRequest, actor ...audit.Actor) (NotifyResponse, error) {
-	if id == "" {
-		return NotifyResponse{}, fmt.Errorf("%w: switch id is required", ErrInvalidArgument)
+func (t *Tx) Notify(id string, req NotifyRequest) (*NotifyResponse, error) {
+	if err := limits.ID("switch id", id); err != nil {
+		return nil, invalid(err)
 	}
 	var ports map[string]PortState
 	if req.PortStates != nil {
 		ports = make(map[string]PortState, len(req.PortStates))
 		var errs []error
-		for name, st := range req.PortStates {
-			p, err := ParsePortState(string(st))
+		for _, name := range slices.Sorted(maps.Keys(req.PortStates)) {
+			p, err := parsePortState(fmt.Sprintf("port_states[%q]", name), string(req.PortStates[name]))
 			if err != nil {
-				errs = append(errs, fmt.Errorf("port_states[%q]: %w", name, err))
+				errs = append(errs, err)
 				continue
 			}
 			ports[name] = p
 		}
 		if err := joinErrs(errs); err != nil {
-			return NotifyResponse{}, err
+			return nil, err
 		}
 	}
-	var out NotifyResponse
-	err := s.update(ctx, s.opts.AuditNotify, "switch.notify", switchPath(id), req, actor, func(tx backends.Tx) error {
-		var err error
-		out, err = s.notifyTx(tx, id, &req, ports, s.opts.Clock())
-		return err
-	})
+	out, err := t.s.notifyTx(t.tx, id, &req, ports, t.s.opts.Clock())
 	if err != nil {
-		return NotifyResponse{}, err
+		return nil, err
+	}
+	if t.s.opts.AuditNotify {
+		if err := t.rec.Record("switch.notify", switchPath(id), req); err != nil {
+			return nil, err
+		}
 	}
 	return out, nil
 }
 
-func (s *Service) notifyTx(tx backends.Tx, id string, req *NotifyRequest, ports map[string]PortState, now time.Time) (NotifyResponse, error) {
+func (s *Service) notifyTx(tx backends.Tx, id string, req *NotifyRequest, ports map[string]PortState, now time.Time) (*NotifyResponse, error) {
 	old, err := loadSwitch(tx, id)
 	if err != nil {
-		return NotifyResponse{}, err
+		return nil, err
 	}
 	st, err := loadStatus(tx, id)
 	if err != nil {
-		return NotifyResponse{}, err
+		return nil, err
 	}
 	res := &SyncResult{Time: now, Duration: req.SyncDuration}
 	if req.Error == nil {
@@ -114,20 +116,20 @@ func (s *Service) notifyTx(tx backends.Tx, id string, req *NotifyRequest, ports 
 		}
 		if sw != nil {
 			if err := putSwitch(tx, old, sw); err != nil {
-				return NotifyResponse{}, err
+				return nil, err
 			}
 		}
 	}
 	if req.BGPPortStates != nil {
 		st.LastBGPReport = now
 		if err := s.storeBGP(tx, old, req.BGPPortStates, now); err != nil {
-			return NotifyResponse{}, err
+			return nil, err
 		}
 	}
 	if err := putStatus(tx, id, st); err != nil {
-		return NotifyResponse{}, err
+		return nil, err
 	}
-	return NotifyResponse{ID: id, LastSync: st.LastSync, LastSyncError: st.LastSyncError}, nil
+	return &NotifyResponse{ID: id, LastSync: st.LastSync, LastSyncError: st.LastSyncError}, nil
 }
 
 // storeBGP applies one BGP report of a switch. The stored form is compared
@@ -180,7 +182,7 @@ func (s *Service) storeBGP(tx backends.Tx, sw *Switch, report map[string]BGPPort
 		if err != nil {
 			return err
 		}
-		from, to := "", ""
+		var from, to BGPState
 		if had {
 			from = old.BgpState
 		}
@@ -204,45 +206,33 @@ func (s *Service) storeBGP(tx backends.Tx, sw *Switch, report map[string]BGPPort
 // toggled, connected or not. The wish is stored as the port's desired
 // state through Nic.WantState, written only if it changed, and the switch
 // is returned.
-func (s *Service) Toggle(ctx context.Context, id, nic string, status PortState, actor ...audit.Actor) (Switch, error) {
+func (t *Tx) Toggle(id, nic string, status PortState) (*Switch, error) {
 	want := PortState(strings.ToUpper(string(status)))
 	if want != PortUp && want != PortDown {
-		return Switch{}, fmt.Errorf("%w: the status %q must be concrete", ErrInvalidArgument, status)
+		return nil, errdefs.Errorf(ErrInvalidArgument, "switchstate: the status %s must be concrete", errdefs.Quote(string(status)))
 	}
-	var out Switch
-	body := map[string]string{"nic": nic, "status": string(want)}
-	err := s.update(ctx, true, "switch.toggle", switchPath(id), body, actor, func(tx backends.Tx) error {
-		old, err := loadSwitch(tx, id)
-		if err != nil {
-			return err
-		}
-		sw := cloneSwitch(old)
-		var port *Nic
-		for i := range sw.Nics {
-			if strings.EqualFold(sw.Nics[i].Name, nic) {
-				port = &sw.Nics[i]
-				break
-			}
-		}
-		if port == nil {
-			return notFoundPort(id, nic)
-		}
-		changed := port.WantState(want)
-		if changed {
-			if err := putSwitch(tx, old, sw); err != nil {
-				return err
-			}
-		}
-		if out, err = s.viewer(s.opts.Clock()).read(tx, id); err != nil {
-			return err
-		}
-		if !changed {
-			return errUnchanged
-		}
-		return nil
-	})
+	old, err := loadSwitch(t.tx, id)
 	if err != nil {
-		return Switch{}, err
+		return nil, err
 	}
-	return out, nil
+	sw := cloneSwitch(old)
+	var port *Nic
+	for i := range sw.Nics {
+		if strings.EqualFold(sw.Nics[i].Name, nic) {
+			port = &sw.Nics[i]
+			break
+		}
+	}
+	if port == nil {
+		return nil, notFoundPort(id, nic)
+	}
+	if port.WantState(want) {
+		if err := putSwitch(t.tx, old, sw); err != nil {
+			return nil, err
+		}
+		if err := t.rec.Record("switch.toggle", switchPath(id), map[string]string{"nic": nic, "status": string(want)}); err != nil {
+			return nil, err
+		}
+	}
+	return t.s.viewer().read(t.tx, id)
 }

@@ -300,9 +300,9 @@ func TestBGPHistoryAndFlaps(t *testing.T) {
 		h, err := f.svc.History(ctx, "leaf01", "Ethernet0")
 		require.NoError(t, err)
 		require.Len(t, h, 4)
-		want := [][2]string{{BGPEstablished, BGPEstablished}, {BGPIdle, BGPEstablished}, {BGPEstablished, BGPIdle}, {"", BGPEstablished}}
+		want := [][2]BGPState{{BGPEstablished, BGPEstablished}, {BGPIdle, BGPEstablished}, {BGPEstablished, BGPIdle}, {"", BGPEstablished}}
 		for i, tr := range h {
-			assert.Equal(t, want[i], [2]string{tr.From, tr.To}, "newest first, #%d", i)
+			assert.Equal(t, want[i], [2]BGPState{tr.From, tr.To}, "newest first, #%d", i)
 		}
 		assert.True(t, h[0].Time.After(h[1].Time))
 		n, err := f.svc.Flaps(ctx, "leaf01", "Ethernet0", time.Time{})
@@ -316,7 +316,7 @@ func TestBGPHistoryAndFlaps(t *testing.T) {
 		require.NoError(t, err)
 		h, err = f.svc.History(ctx, "leaf01", "Ethernet0")
 		require.NoError(t, err)
-		assert.Equal(t, [2]string{BGPEstablished, ""}, [2]string{h[0].From, h[0].To}, "clearing is a transition")
+		assert.Equal(t, [2]BGPState{BGPEstablished, ""}, [2]BGPState{h[0].From, h[0].To}, "clearing is a transition")
 
 		_, err = f.svc.History(ctx, "leaf09", "Ethernet0")
 		assert.ErrorIs(t, err, ErrNotFound)
@@ -358,7 +358,7 @@ func TestNotifyRenamedPortsAreDistinct(t *testing.T) {
 	for i := range 3 {
 		f.clock.Add(time.Second)
 		_, err := f.svc.Notify(ctx, "leaf01", NotifyRequest{BGPPortStates: map[string]BGPPortState{
-			"Ethernet1": {BgpState: fmt.Sprint("S", i)}, "Ethernet10": {BgpState: BGPIdle},
+			"Ethernet1": {BgpState: BGPState(fmt.Sprint("S", i))}, "Ethernet10": {BgpState: BGPIdle},
 		}})
 		require.NoError(t, err)
 	}

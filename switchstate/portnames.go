@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/metalkit/metalkit/errdefs"
 )
 
 const (
@@ -22,7 +24,7 @@ const (
 // parts, X < 1 or Y > 3 are errors wrapping ErrInvalidArgument.
 func PortLine(name string, vendor Vendor) (int, error) {
 	bad := func(why string) (int, error) {
-		return 0, fmt.Errorf("%w: port name %q for %s: %s", ErrInvalidArgument, name, vendor, why)
+		return 0, errdefs.Errorf(ErrInvalidArgument, "switchstate: port name %q for %s: %s", name, vendor, why)
 	}
 	if strings.Contains(name, "-") {
 		return bad("a range with '-' is not a port")
@@ -119,7 +121,7 @@ func TranslatePortNames(names []string, from, to Vendor) (map[string]string, err
 			continue
 		}
 		if other, dup := byLine[l]; dup {
-			errs = append(errs, fmt.Errorf("%w: ports %q and %q are the same line %d", ErrInvalidArgument, other, n, l))
+			errs = append(errs, errdefs.Errorf(ErrInvalidArgument, "switchstate: ports %q and %q are the same line %d", other, n, l))
 			continue
 		}
 		lines[n], byLine[l] = l, n

@@ -1,20 +1,20 @@
 package switchstate
 
 import (
-	"context"
 	"fmt"
-	"strings"
+	"net/netip"
 
-	"github.com/metalkit/metalkit/audit"
 	"github.com/metalkit/metalkit/backends"
+	"github.com/metalkit/metalkit/errdefs"
+	"github.com/metalkit/metalkit/limits"
 )
 
 // RegisterNic is a port as a switch agent registers it.
 type RegisterNic struct {
-	MAC        string `json:"mac"`
-	Name       string `json:"name"`
-	Identifier string `json:"identifier"`
-	Vrf        string `json:"vrf"`
+	MAC        string  `json:"mac"`
+	Name       string  `json:"name"`
+	Identifier string  `json:"identifier"`
+	Vrf        PortVRF `json:"vrf"`
 }
 
 func (n RegisterNic) effectiveIdentifier() string {
@@ -34,7 +34,7 @@ type RegisterRequest struct {
 	RackID         string        `json:"rack_id"`
 	Nics           []RegisterNic `json:"nics"`
 	OS             *OS           `json:"os"`
-	ManagementIP   string        `json:"management_ip"`
+	ManagementIP   netip.Addr    `json:"management_ip"`
 	ManagementUser string        `json:"management_user"`
 	ConsoleCommand string        `json:"console_command"`
 }
@@ -46,14 +46,35 @@ func (r *RegisterRequest) validate() (Vendor, error) {
 	if err := checkName("id", r.ID, true); err != nil {
 		errs = append(errs, err)
 	}
-	for field, v := range map[string]string{"partition_id": r.PartitionID, "rack_id": r.RackID} {
-		if err := checkName(field, v, false); err != nil {
+	for _, f := range []struct{ field, value string }{{"partition_id", r.PartitionID}, {"rack_id", r.RackID}} {
+		if err := checkName(f.field, f.value, false); err != nil {
 			errs = append(errs, err)
 		}
 	}
+	if r.Name != nil {
+		if err := limits.Name("name", *r.Name); err != nil {
+			errs = append(errs, invalid(err))
+		}
+	}
+	if r.Description != nil {
+		if err := limits.Description("description", *r.Description); err != nil {
+			errs = append(errs, invalid(err))
+		}
+	}
+	for _, f := range []struct{ field, value string }{{"management_user", r.ManagementUser}, {"console_command", r.ConsoleCommand}} {
+		if err := limits.Description(f.field, f.value); err != nil {
+			errs = append(errs, invalid(err))
+		}
+	}
+	if err := limits.Count("nics", len(r.Nics)); err != nil {
+		errs = append(errs, invalid(err))
+	}
+	if r.ManagementIP.IsValid() && r.ManagementIP.Zone() != "" {
+		errs = append(errs, errdefs.Errorf(ErrInvalidArgument, "switchstate: management_ip %s: zones are not allowed", r.ManagementIP))
+	}
 	var vendor Vendor
 	if r.OS == nil {
-		errs = append(errs, fmt.Errorf("%w: os is required", ErrInvalidArgument))
+		errs = append(errs, errdefs.Errorf(ErrInvalidArgument, "switchstate: os is required"))
 	} else {
 		v, err := ParseVendor(string(r.OS.Vendor))
 		if err != nil {
@@ -68,19 +89,23 @@ func (r *RegisterRequest) validate() (Vendor, error) {
 			errs = append(errs, err)
 			continue
 		}
-		if err := checkName(fmt.Sprintf("nics[%d].identifier", i), n.effectiveIdentifier(), true); err != nil {
-			errs = append(errs, fmt.Errorf("%w (port %q has neither identifier nor mac)", err, n.Name))
+		if n.effectiveIdentifier() == "" {
+			errs = append(errs, errdefs.Errorf(ErrInvalidArgument, "switchstate: nics[%d] (port %q) has neither identifier nor mac", i, n.Name))
 			continue
 		}
-		if err := checkVrf(n.Vrf); err != nil {
-			errs = append(errs, fmt.Errorf("port %q: %w", n.Name, err))
+		if err := checkName(fmt.Sprintf("nics[%d].identifier", i), n.effectiveIdentifier(), true); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if err := n.Vrf.check(fmt.Sprintf("nics[%d].vrf", i)); err != nil {
+			errs = append(errs, err)
 		}
 		if names[n.Name] {
-			errs = append(errs, fmt.Errorf("%w: two ports named %q", ErrInvalidArgument, n.Name))
+			errs = append(errs, errdefs.Errorf(ErrInvalidArgument, "switchstate: two ports named %q", n.Name))
 		}
 		names[n.Name] = true
 		if other, dup := ids[n.effectiveIdentifier()]; dup {
-			errs = append(errs, fmt.Errorf("%w: ports %q and %q have the same identifier %q", ErrInvalidArgument, other, n.Name, n.effectiveIdentifier()))
+			errs = append(errs, errdefs.Errorf(ErrInvalidArgument, "switchstate: ports %q and %q have the same identifier %q", other, n.Name, n.effectiveIdentifier()))
 		}
 		ids[n.effectiveIdentifier()] = n.Name
 	}
@@ -101,40 +126,27 @@ func (r *RegisterRequest) validate() (Vendor, error) {
 // machine is connected to it, a port in both keeps its vrf, states and BGP
 // state and takes the new name (unless connected) and MAC, and a new port
 // is added as sent. Registering the same request again writes nothing and
-// records no event.
-func (s *Service) Register(ctx context.Context, req RegisterRequest, actor ...audit.Actor) (Switch, bool, error) {
+// records no event. The partition goes through Options.Catalog.
+func (t *Tx) Register(req RegisterRequest) (*Switch, bool, error) {
 	vendor, err := req.validate()
 	if err != nil {
-		return Switch{}, false, err
+		return nil, false, err
 	}
-	if s.opts.Partition != nil {
-		if err := s.opts.Partition(ctx, req.PartitionID); err != nil {
-			return Switch{}, false, fmt.Errorf("switchstate: partition %q: %w", req.PartitionID, err)
-		}
+	if err := t.checkPartition(req.PartitionID); err != nil {
+		return nil, false, err
 	}
-	var (
-		out     Switch
-		created bool
-	)
-	err = s.update(ctx, true, "switch.register", switchPath(req.ID), req, actor, func(tx backends.Tx) error {
-		now := s.opts.Clock()
-		v := s.viewer(now)
-		var changed bool
-		var err error
-		created, changed, err = s.registerTx(tx, &req, vendor)
-		if err != nil {
-			return err
-		}
-		if out, err = v.read(tx, req.ID); err != nil {
-			return err
-		}
-		if !changed {
-			return errUnchanged
-		}
-		return nil
-	})
+	created, changed, err := t.s.registerTx(t.tx, &req, vendor)
 	if err != nil {
-		return Switch{}, false, err
+		return nil, false, err
+	}
+	out, err := t.s.viewer().read(t.tx, req.ID)
+	if err != nil {
+		return nil, false, err
+	}
+	if changed {
+		if err := t.rec.Record("switch.register", switchPath(req.ID), req); err != nil {
+			return nil, false, err
+		}
 	}
 	return out, created, nil
 }
@@ -156,8 +168,7 @@ func (s *Service) registerTx(tx backends.Tx, req *RegisterRequest, vendor Vendor
 	}
 	sw := cloneSwitch(old)
 	if (old.PartitionID != req.PartitionID || old.RackID != req.RackID) && len(old.Connections) > 0 {
-		return false, false, fmt.Errorf("%w: switch %q has connections and cannot move from partition %q rack %q to partition %q rack %q",
-			ErrConflict, old.ID, old.PartitionID, old.RackID, req.PartitionID, req.RackID)
+		return false, false, errdefs.Errorf(ErrConflict, "switchstate: switch %q has connections and cannot move from partition %q rack %q to partition %q rack %q", old.ID, old.PartitionID, old.RackID, req.PartitionID, req.RackID)
 	}
 	applyRegisterFields(sw, req, vendor)
 	renames, err := mergePorts(sw, req)
@@ -211,7 +222,7 @@ func mergePorts(sw *Switch, req *RegisterRequest) (map[string]string, error) {
 		}
 		if old.Name != r.Name {
 			if m, ok := connected[old.Name]; ok {
-				errs = append(errs, fmt.Errorf("%w: port %q is connected to machine %q and cannot be renamed to %q", ErrConflict, old.Name, m, r.Name))
+				errs = append(errs, errdefs.Errorf(ErrConflict, "switchstate: port %q is connected to machine %q and cannot be renamed to %q", old.Name, m, r.Name))
 				continue
 			}
 			renames[old.Name] = r.Name
@@ -224,7 +235,7 @@ func mergePorts(sw *Switch, req *RegisterRequest) (map[string]string, error) {
 			continue
 		}
 		if m, ok := connected[n.Name]; ok {
-			errs = append(errs, fmt.Errorf("%w: port %q (identifier %q) is missing from the request but connected to machine %q", ErrConflict, n.Name, n.EffectiveIdentifier(), m))
+			errs = append(errs, errdefs.Errorf(ErrConflict, "switchstate: port %q (identifier %q) is missing from the request but connected to machine %q", n.Name, n.EffectiveIdentifier(), m))
 		}
 	}
 	if err := joinErrs(errs); err != nil {
@@ -302,59 +313,62 @@ type UpdateRequest struct {
 // Update applies an admin's change and returns the switch. An unknown mode
 // wraps ErrInvalidArgument, an unknown switch ErrNotFound. A request that
 // changes nothing writes nothing.
-func (s *Service) Update(ctx context.Context, req UpdateRequest, actor ...audit.Actor) (Switch, error) {
-	if req.ID == "" {
-		return Switch{}, fmt.Errorf("%w: id is required", ErrInvalidArgument)
+func (t *Tx) Update(req UpdateRequest) (*Switch, error) {
+	var errs []error
+	if err := limits.ID("id", req.ID); err != nil {
+		errs = append(errs, invalid(err))
 	}
 	if req.Mode != ModeOperational && req.Mode != ModeReplace {
-		return Switch{}, fmt.Errorf("%w: mode %q must be %q or %q", ErrInvalidArgument, req.Mode, ModeOperational, ModeReplace)
+		errs = append(errs, errdefs.Errorf(ErrInvalidArgument, "switchstate: mode %s must be %q or %q", errdefs.Quote(string(req.Mode)), ModeOperational, ModeReplace))
 	}
-	var out Switch
-	err := s.update(ctx, true, "switch.update", switchPath(req.ID), req, actor, func(tx backends.Tx) error {
-		old, err := loadSwitch(tx, req.ID)
-		if err != nil {
-			return err
+	if req.Description != nil {
+		if err := limits.Description("description", *req.Description); err != nil {
+			errs = append(errs, invalid(err))
 		}
-		sw := cloneSwitch(old)
-		if req.Description != nil {
-			sw.Description = *req.Description
+	}
+	if err := limits.Description("console_command", req.ConsoleCommand); err != nil {
+		errs = append(errs, invalid(err))
+	}
+	if err := joinErrs(errs); err != nil {
+		return nil, err
+	}
+	old, err := loadSwitch(t.tx, req.ID)
+	if err != nil {
+		return nil, err
+	}
+	sw := cloneSwitch(old)
+	if req.Description != nil {
+		sw.Description = *req.Description
+	}
+	sw.ConsoleCommand, sw.Mode = req.ConsoleCommand, req.Mode
+	changed := !recordEqual(old, sw)
+	if changed {
+		if err := putSwitch(t.tx, old, sw); err != nil {
+			return nil, err
 		}
-		sw.ConsoleCommand, sw.Mode = req.ConsoleCommand, req.Mode
-		changed := !recordEqual(old, sw)
-		if changed {
-			if err := putSwitch(tx, old, sw); err != nil {
-				return err
-			}
+		if err := t.rec.Record("switch.update", switchPath(req.ID), req); err != nil {
+			return nil, err
 		}
-		if out, err = s.viewer(s.opts.Clock()).read(tx, req.ID); err != nil {
-			return err
-		}
-		if !changed {
-			return errUnchanged
-		}
-		return nil
-	})
-	return out, err
+	}
+	return t.s.viewer().read(t.tx, req.ID)
 }
 
 // Delete removes a switch with its status record, BGP states and BGP
 // history and returns it as it was. A switch with connections is refused
 // (ErrConflict) unless force is set.
-func (s *Service) Delete(ctx context.Context, id string, force bool, actor ...audit.Actor) (Switch, error) {
-	var out Switch
-	body := map[string]any{"id": id, "force": force}
-	err := s.update(ctx, true, "switch.delete", switchPath(id), body, actor, func(tx backends.Tx) error {
-		var err error
-		if out, err = s.viewer(s.opts.Clock()).read(tx, id); err != nil {
-			return err
-		}
-		if len(out.Connections) > 0 && !force {
-			return fmt.Errorf("%w: switch %q has %d connections; delete with force to remove it anyway", ErrConflict, id, len(out.Connections))
-		}
-		return deleteTx(tx, &out)
-	})
+func (t *Tx) Delete(id string, force bool) (*Switch, error) {
+	out, err := t.s.viewer().read(t.tx, id)
 	if err != nil {
-		return Switch{}, err
+		return nil, err
+	}
+	if len(out.Connections) > 0 && !force {
+		return nil, errdefs.Errorf(ErrConflict, "switchstate: switch %q has %d connections; delete with force to remove it anyway", id, len(out.Connections))
+	}
+	if err := deleteTx(t.tx, out); err != nil {
+		return nil, err
+	}
+	if err := t.rec.Record("switch.delete", switchPath(id), map[string]any{"id": id, "force": force}); err != nil {
+		return nil, err
 	}
 	return out, nil
 }
@@ -368,27 +382,14 @@ func deleteTx(tx backends.Tx, sw *Switch) error {
 	if err := tx.Delete(partitionBucket(sw.PartitionID), rackKey(sw.RackID, sw.ID)); err != nil {
 		return err
 	}
-	if err := clearBucket(tx, bgpBucket(sw.ID), nil); err != nil {
+	if _, err := backends.DeletePrefix(tx, bgpBucket(sw.ID), nil); err != nil {
 		return err
 	}
-	if err := clearBucket(tx, historyBucket(sw.ID), nil); err != nil {
+	if _, err := backends.DeletePrefix(tx, historyBucket(sw.ID), nil); err != nil {
 		return err
 	}
 	if err := tx.Delete(bucketStatus, switchKey(sw.ID)); err != nil {
 		return err
 	}
 	return tx.Delete(bucketSwitch, switchKey(sw.ID))
-}
-
-// checkVrf accepts "", "default" and "vrf<N>".
-func checkVrf(vrf string) error {
-	if vrf == "" || vrf == "default" {
-		return nil
-	}
-	if n, ok := strings.CutPrefix(vrf, "vrf"); ok {
-		if _, err := portNumber(n); err == nil {
-			return nil
-		}
-	}
-	return fmt.Errorf("%w: vrf %q must be empty, \"default\" or vrf<N>", ErrInvalidArgument, vrf)
 }

@@ -7,6 +7,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/metalkit/metalkit/errdefs"
 )
 
 var allBuckets = []string{bucketSwitch, bucketStatus, bgpBucket("leaf01"), historyBucket("leaf01"), partitionBucket("fra-equ01")}
@@ -72,13 +74,18 @@ func TestRegisterValidation(t *testing.T) {
 	assert.Equal(t, VendorSONiC, sw.OS.Vendor)
 }
 
+// onePartition is a Catalog that knows one partition.
+type onePartition string
+
+func (p onePartition) Partition(_ context.Context, id string) error {
+	if id != string(p) {
+		return errdefs.Errorf(errdefs.ErrNotFound, "no partition %q", id)
+	}
+	return nil
+}
+
 func TestRegisterPartitionHook(t *testing.T) {
-	f := newFixture(t, nil, &Options{Partition: func(_ context.Context, id string) error {
-		if id != "fra-equ01" {
-			return ErrNotFound
-		}
-		return nil
-	}})
+	f := newFixture(t, nil, &Options{Catalog: onePartition("fra-equ01")})
 	req := switchReq("leaf01", "SONiC", "rack01", sonicPorts("leaf01", 0))
 	f.register(req)
 	req.ID, req.PartitionID = "leaf09", "nowhere"
@@ -101,7 +108,7 @@ func TestRegisterMergesPortsByIdentifier(t *testing.T) {
 	sw := f.register(renamed)
 	require.Len(t, sw.Nics, 3)
 	assert.Equal(t, Nic{Name: "Ethernet1", Identifier: "X", MAC: "aa:00:00:00:00:01", Vrf: "vrf1", Actual: PortUnknown}, sw.Nics[0], "stored vrf kept, new name and mac taken")
-	assert.Equal(t, "vrf3", nicOf(t, sw, "Ethernet12").Vrf, "a new port is added as sent")
+	assert.Equal(t, PortVRF("vrf3"), nicOf(t, sw, "Ethernet12").Vrf, "a new port is added as sent")
 
 	// A dropped unconnected port goes.
 	f.register(switchReq("leaf01", "SONiC", "rack01", []RegisterNic{{Name: "Ethernet1", Identifier: "X"}, {Name: "Ethernet8", Identifier: "Z"}}))
@@ -221,7 +228,7 @@ func TestGetAndList(t *testing.T) {
 	other.PartitionID = "ber-1"
 	f.register(other)
 
-	ids := func(sws []Switch, err error) []string {
+	ids := func(sws []*Switch, err error) []string {
 		require.NoError(t, err)
 		var out []string
 		for _, s := range sws {
@@ -230,11 +237,11 @@ func TestGetAndList(t *testing.T) {
 		return out
 	}
 	assert.Equal(t, []string{"leaf09", "leaf01", "leaf02", "leaf03"}, ids(f.svc.List(ctx, ListFilter{})))
-	assert.Equal(t, []string{"leaf01", "leaf02", "leaf03"}, ids(f.svc.List(ctx, ListFilter{Partition: "fra-equ01"})))
-	assert.Equal(t, []string{"leaf01", "leaf02"}, ids(f.svc.List(ctx, ListFilter{Partition: "fra-equ01", Rack: "rack01"})))
-	assert.Equal(t, []string{"leaf09", "leaf01", "leaf02"}, ids(f.svc.List(ctx, ListFilter{Rack: "rack01"})))
+	assert.Equal(t, []string{"leaf01", "leaf02", "leaf03"}, ids(f.svc.List(ctx, ListFilter{PartitionID: "fra-equ01"})))
+	assert.Equal(t, []string{"leaf01", "leaf02"}, ids(f.svc.List(ctx, ListFilter{PartitionID: "fra-equ01", RackID: "rack01"})))
+	assert.Equal(t, []string{"leaf09", "leaf01", "leaf02"}, ids(f.svc.List(ctx, ListFilter{RackID: "rack01"})))
 	assert.Equal(t, []string{"leaf09", "leaf03"}, ids(f.svc.List(ctx, ListFilter{OSVendor: "cumulus"})))
-	assert.Empty(t, ids(f.svc.List(ctx, ListFilter{Partition: "nowhere"})))
+	assert.Empty(t, ids(f.svc.List(ctx, ListFilter{PartitionID: "nowhere"})))
 
 	_, err := f.svc.Get(ctx, "nope")
 	assert.ErrorIs(t, err, ErrNotFound)
@@ -243,8 +250,8 @@ func TestGetAndList(t *testing.T) {
 	// Moving an unconnected switch updates the partition index.
 	moved := switchReq("leaf03", "Cumulus", "rack01", namedPorts("leaf03", "swp1"))
 	f.register(moved)
-	assert.Equal(t, []string{"leaf01", "leaf02", "leaf03"}, ids(f.svc.List(ctx, ListFilter{Partition: "fra-equ01", Rack: "rack01"})))
-	assert.Empty(t, ids(f.svc.List(ctx, ListFilter{Partition: "fra-equ01", Rack: "rack02"})))
+	assert.Equal(t, []string{"leaf01", "leaf02", "leaf03"}, ids(f.svc.List(ctx, ListFilter{PartitionID: "fra-equ01", RackID: "rack01"})))
+	assert.Empty(t, ids(f.svc.List(ctx, ListFilter{PartitionID: "fra-equ01", RackID: "rack02"})))
 }
 
 func TestCancelledContextWritesNothing(t *testing.T) {

@@ -1,13 +1,13 @@
 package switchstate
 
 import (
-	"context"
 	"fmt"
 	"slices"
 	"strings"
 
-	"github.com/metalkit/metalkit/audit"
 	"github.com/metalkit/metalkit/backends"
+	"github.com/metalkit/metalkit/errdefs"
+	"github.com/metalkit/metalkit/limits"
 )
 
 // replaceTx registers new hardware for a switch stored in mode replace: it
@@ -15,8 +15,7 @@ import (
 // states and becomes operational.
 func (s *Service) replaceTx(tx backends.Tx, old *Switch, req *RegisterRequest, vendor Vendor) error {
 	if req.PartitionID != old.PartitionID || req.RackID != old.RackID {
-		return fmt.Errorf("%w: switch %q is being replaced in partition %q rack %q, the request names partition %q rack %q",
-			ErrInvalidArgument, old.ID, old.PartitionID, old.RackID, req.PartitionID, req.RackID)
+		return errdefs.Errorf(ErrInvalidArgument, "switchstate: switch %q is being replaced in partition %q rack %q, the request names partition %q rack %q", old.ID, old.PartitionID, old.RackID, req.PartitionID, req.RackID)
 	}
 	twin, err := findTwin(tx, old)
 	if err != nil {
@@ -42,10 +41,9 @@ func (s *Service) replaceTx(tx backends.Tx, old *Switch, req *RegisterRequest, v
 	}
 	if len(missing) > 0 {
 		slices.SortFunc(missing, ComparePortNames)
-		return fmt.Errorf("%w: switch %q lacks the ports %s of its twin %q; check the breakout configuration of the new switch",
-			ErrInvalidArgument, old.ID, strings.Join(missing, ", "), twin.ID)
+		return errdefs.Errorf(ErrInvalidArgument, "switchstate: switch %q lacks the ports %s of its twin %q; check the breakout configuration of the new switch", old.ID, strings.Join(missing, ", "), twin.ID)
 	}
-	vrfs := map[string]string{}
+	vrfs := map[string]PortVRF{}
 	for _, n := range twin.Nics {
 		vrfs[tr[n.Name]] = n.Vrf
 	}
@@ -65,7 +63,7 @@ func (s *Service) replaceTx(tx backends.Tx, old *Switch, req *RegisterRequest, v
 	for _, c := range twin.Connections {
 		p := sw.nic(tr[c.Nic.Name])
 		if p == nil {
-			return fmt.Errorf("%w: connection of machine %q on twin %q port %q names no port of the twin", ErrConflict, c.MachineID, twin.ID, c.Nic.Name)
+			return errdefs.Errorf(ErrConflict, "switchstate: connection of machine %q on twin %q port %q names no port of the twin", c.MachineID, twin.ID, c.Nic.Name)
 		}
 		np := Nic{Name: p.Name, Identifier: p.Identifier, MAC: p.MAC}
 		sw.Connections = append(sw.Connections, Connection{MachineID: c.MachineID, Nic: np})
@@ -131,8 +129,7 @@ func findTwin(tx backends.Tx, sw *Switch) (*Switch, error) {
 		}
 	}
 	if len(twins) != 1 {
-		return nil, fmt.Errorf("%w: switch %q in replace mode needs exactly one operational twin with connections in partition %q rack %q, found %d",
-			ErrConflict, sw.ID, sw.PartitionID, sw.RackID, len(twins))
+		return nil, errdefs.Errorf(ErrConflict, "switchstate: switch %q in replace mode needs exactly one operational twin with connections in partition %q rack %q, found %d", sw.ID, sw.PartitionID, sw.RackID, len(twins))
 	}
 	return twins[0], nil
 }
@@ -147,41 +144,34 @@ func (s *Service) portsRenamed(tx backends.Tx, renames []PortRename) error {
 	return nil
 }
 
-// Migrate moves the wiring of switch oldID onto switch newID in one
-// transaction: newID must exist with a valid os, in the same partition and
-// rack, without connections, and have every port of oldID translated to
-// its naming. newID takes oldID's vrfs and connections (translated), oldID
-// keeps its ports and loses its connections, and Options.PortsRenamed runs
-// in the same transaction. It returns the new switch. Any failure changes
-// neither switch.
-func (s *Service) Migrate(ctx context.Context, oldID, newID string, actor ...audit.Actor) (Switch, error) {
+// Migrate moves the wiring of switch oldID onto switch newID (an admin's
+// operation, e.g. Cumulus to SONiC): both must exist, newID must have a
+// valid os, the same partition and rack, no connections, and every port of
+// oldID translated to its naming. newID takes oldID's vrfs and connections
+// (translated), oldID keeps its ports and loses its connections, and
+// Options.PortsRenamed runs in the same transaction. It returns the new
+// switch. Any failure changes neither switch.
+func (t *Tx) Migrate(oldID, newID string) (*Switch, error) {
 	var errs []error
-	if oldID == "" {
-		errs = append(errs, fmt.Errorf("%w: the old switch id is required", ErrInvalidArgument))
+	if err := limits.ID("old switch id", oldID); err != nil {
+		errs = append(errs, invalid(err))
 	}
-	if newID == "" {
-		errs = append(errs, fmt.Errorf("%w: the new switch id is required", ErrInvalidArgument))
+	if err := limits.ID("new switch id", newID); err != nil {
+		errs = append(errs, invalid(err))
 	}
 	if oldID != "" && oldID == newID {
-		errs = append(errs, fmt.Errorf("%w: cannot migrate switch %q onto itself", ErrInvalidArgument, oldID))
+		errs = append(errs, errdefs.Errorf(ErrInvalidArgument, "switchstate: cannot migrate switch %q onto itself", oldID))
 	}
 	if err := joinErrs(errs); err != nil {
-		return Switch{}, err
+		return nil, err
 	}
-	var out Switch
-	body := map[string]string{"old_id": oldID, "new_id": newID}
-	err := s.update(ctx, true, "switch.migrate", switchPath(newID), body, actor, func(tx backends.Tx) error {
-		if err := s.migrateTx(tx, oldID, newID); err != nil {
-			return err
-		}
-		var err error
-		out, err = s.viewer(s.opts.Clock()).read(tx, newID)
-		return err
-	})
-	if err != nil {
-		return Switch{}, err
+	if err := t.s.migrateTx(t.tx, oldID, newID); err != nil {
+		return nil, err
 	}
-	return out, nil
+	if err := t.rec.Record("switch.migrate", switchPath(newID), map[string]string{"old_id": oldID, "new_id": newID}); err != nil {
+		return nil, err
+	}
+	return t.s.viewer().read(t.tx, newID)
 }
 
 func (s *Service) migrateTx(tx backends.Tx, oldID, newID string) error {
@@ -198,11 +188,10 @@ func (s *Service) migrateTx(tx backends.Tx, oldID, newID string) error {
 		return fmt.Errorf("new switch %q: %w", newID, err)
 	}
 	if nw.PartitionID != old.PartitionID || nw.RackID != old.RackID {
-		return fmt.Errorf("%w: switch %q is in partition %q rack %q, switch %q in partition %q rack %q",
-			ErrInvalidArgument, oldID, old.PartitionID, old.RackID, newID, nw.PartitionID, nw.RackID)
+		return errdefs.Errorf(ErrInvalidArgument, "switchstate: switch %q is in partition %q rack %q, switch %q in partition %q rack %q", oldID, old.PartitionID, old.RackID, newID, nw.PartitionID, nw.RackID)
 	}
 	if len(nw.Connections) > 0 {
-		return fmt.Errorf("%w: the new switch %q already has %d connections", ErrConflict, newID, len(nw.Connections))
+		return errdefs.Errorf(ErrConflict, "switchstate: the new switch %q already has %d connections", newID, len(nw.Connections))
 	}
 	names := make([]string, len(old.Nics))
 	for i, n := range old.Nics {
@@ -220,8 +209,7 @@ func (s *Service) migrateTx(tx backends.Tx, oldID, newID string) error {
 	}
 	if len(missing) > 0 {
 		slices.SortFunc(missing, ComparePortNames)
-		return fmt.Errorf("%w: switch %q lacks the ports %s of switch %q; check the breakout configuration",
-			ErrInvalidArgument, newID, strings.Join(missing, ", "), oldID)
+		return errdefs.Errorf(ErrInvalidArgument, "switchstate: switch %q lacks the ports %s of switch %q; check the breakout configuration", newID, strings.Join(missing, ", "), oldID)
 	}
 	updated := cloneSwitch(nw)
 	for _, n := range old.Nics {
@@ -232,7 +220,7 @@ func (s *Service) migrateTx(tx backends.Tx, oldID, newID string) error {
 	for _, c := range old.Connections {
 		p := updated.nic(tr[c.Nic.Name])
 		if p == nil {
-			return fmt.Errorf("%w: connection of machine %q on switch %q port %q names no port of the switch", ErrConflict, c.MachineID, oldID, c.Nic.Name)
+			return errdefs.Errorf(ErrConflict, "switchstate: connection of machine %q on switch %q port %q names no port of the switch", c.MachineID, oldID, c.Nic.Name)
 		}
 		np := Nic{Name: p.Name, Identifier: p.Identifier, MAC: p.MAC}
 		updated.Connections = append(updated.Connections, Connection{MachineID: c.MachineID, Nic: np})

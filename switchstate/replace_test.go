@@ -76,9 +76,9 @@ func TestReplace(t *testing.T) {
 		assert.Equal(t, map[string]string{"Ethernet0": "m1", "Ethernet4": "m2"}, connectionsOf(sw))
 		for _, c := range sw.Connections {
 			assert.Equal(t, "new01-"+c.Nic.Name, c.Nic.Identifier, "the new switch's port")
-			assert.Equal(t, "vrf20", c.Nic.Vrf)
+			assert.Equal(t, PortVRF("vrf20"), c.Nic.Vrf)
 		}
-		assert.Equal(t, "", nicOf(t, sw, "Ethernet8").Vrf)
+		assert.Equal(t, PortVRF(""), nicOf(t, sw, "Ethernet8").Vrf)
 		for _, n := range sw.Nics {
 			assert.Equal(t, PortUnknown, n.Actual, "port states start empty")
 			assert.Nil(t, n.BGPPortState, "BGP states start empty")
@@ -150,7 +150,7 @@ func TestMigrate(t *testing.T) {
 		sw, err := f.svc.Migrate(ctx, "leaf01", "sonic01")
 		require.NoError(t, err)
 		assert.Equal(t, map[string]string{"Ethernet0": "m1", "Ethernet5": "m2"}, connectionsOf(sw))
-		assert.Equal(t, "vrf30", nicOf(t, sw, "Ethernet5").Vrf)
+		assert.Equal(t, PortVRF("vrf30"), nicOf(t, sw, "Ethernet5").Vrf)
 		assert.Empty(t, f.get("leaf01").Connections)
 		assert.Equal(t, map[string][]string{"m1": {"sonic01/Ethernet0", "leaf02/swp1"}, "m2": {"sonic01/Ethernet5", "leaf02/swp2s1"}}, book.ports)
 

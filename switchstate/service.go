@@ -2,14 +2,14 @@ package switchstate
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/metalkit/metalkit/audit"
 	"github.com/metalkit/metalkit/backends"
+	"github.com/metalkit/metalkit/errdefs"
+	"github.com/metalkit/metalkit/limits"
 )
 
 // Defaults of Options.
@@ -19,16 +19,27 @@ const (
 	DefaultBGPHistory   = 64
 )
 
+// Catalog answers whether a partition exists; partitions belong to the
+// embedding program. Partition returns nil when the id is fine and an
+// error wrapping errdefs.ErrNotFound when it is absent. A network.Catalog
+// satisfies it.
+//
+// The service's own methods run the hook once, before their transaction
+// opens, with the caller's ctx; the methods of a Tx run it inside the
+// caller's transaction, so it runs again whenever the store retries the
+// transaction: it must have no side effect.
+type Catalog interface {
+	Partition(ctx context.Context, id string) error
+}
+
 // Options configure a Service. The zero value (or nil) gives the defaults.
 type Options struct {
-	// Clock returns the current time; default time.Now.
+	// Clock returns the current time; default time.Now in UTC.
 	Clock func() time.Time
 
-	// Partition, when set, checks a partition id before Register opens its
-	// transaction (it may run once per call, never inside the
-	// transaction). An error is returned wrapped and nothing is written.
-	// Nil accepts every id.
-	Partition func(ctx context.Context, id string) error
+	// Catalog checks the partition of a registering switch; nil accepts
+	// every id.
+	Catalog Catalog
 
 	// SyncInterval is how often switch agents report; default 10 s.
 	SyncInterval time.Duration
@@ -57,8 +68,11 @@ type Options struct {
 	AuditNotify bool
 }
 
-// Service runs the switch operations in a store. It is safe for concurrent
-// use; all state lives in the store.
+// Service runs the switch operations, each in its own store transaction,
+// with one audit event per committed change; Bind gives the same
+// operations inside a transaction the caller holds. Switch ids are the
+// agents' hostnames, so the service makes no ids of its own. It is safe for
+// concurrent use; all state lives in the store.
 type Service struct {
 	store backends.Store
 	opts  Options
@@ -71,7 +85,7 @@ func New(store backends.Store, opts *Options) *Service {
 		o = *opts
 	}
 	if o.Clock == nil {
-		o.Clock = time.Now
+		o.Clock = func() time.Time { return time.Now().UTC() }
 	}
 	if o.SyncInterval <= 0 {
 		o.SyncInterval = DefaultSyncInterval
@@ -85,126 +99,151 @@ func New(store backends.Store, opts *Options) *Service {
 	return &Service{store: store, opts: o}
 }
 
-func (s *Service) viewer(now time.Time) viewer {
-	return viewer{now: now, staleAfter: time.Duration(s.opts.StaleAfter) * s.opts.SyncInterval}
+// Tx is the Service bound to one transaction: every method runs its
+// operation inside that transaction, and a change records its audit event
+// through the transaction's Recorder, so that it commits, or not, together
+// with everything else the transaction does. A Tx is valid only while its
+// transaction runs.
+type Tx struct {
+	s       *Service
+	ctx     context.Context
+	tx      backends.Tx
+	rec     *audit.Recorder
+	checked bool // the service ran the catalog hook before the transaction
 }
 
-// update runs fn in one transaction and, when audited is true, records one
-// event for it through the trail. fn returning errUnchanged rolls back
-// (no event) and counts as success.
-func (s *Service) update(ctx context.Context, audited bool, detail, path string, body any, actor []audit.Actor, fn func(tx backends.Tx) error) error {
-	var err error
-	if audited && s.opts.Trail != nil {
-		ev := &audit.Event{Detail: detail, Path: path, Body: body}
-		if len(actor) > 0 {
-			ev.Actor = actor[0]
-		}
-		err = s.opts.Trail.Update(ctx, s.store, ev, fn)
-	} else {
-		err = s.store.Update(ctx, fn)
-	}
-	if errors.Is(err, errUnchanged) {
+// Bind returns the Service bound to tx, a transaction of the service's
+// store. ctx carries the caller and is passed to the catalog hook; rec
+// records the events of the changes (nil records none).
+func (s *Service) Bind(ctx context.Context, tx backends.Tx, rec *audit.Recorder) *Tx {
+	return &Tx{s: s, ctx: ctx, tx: tx, rec: rec}
+}
+
+// Backend returns the transaction the Tx is bound to.
+func (t *Tx) Backend() backends.Tx { return t.tx }
+
+func (s *Service) viewer() viewer {
+	return viewer{now: s.opts.Clock(), staleAfter: time.Duration(s.opts.StaleAfter) * s.opts.SyncInterval}
+}
+
+// mutate runs fn on a Tx bound to a new transaction, with the catalog hook
+// already run by the caller.
+func mutate[T any](ctx context.Context, s *Service, fn func(t *Tx) (T, error)) (T, error) {
+	return audit.Do(ctx, s.opts.Trail, s.store, func(tx backends.Tx, rec *audit.Recorder) (T, error) {
+		t := s.Bind(ctx, tx, rec)
+		t.checked = true
+		return fn(t)
+	})
+}
+
+// read runs fn on a Tx bound to a new read-only transaction.
+func read[T any](ctx context.Context, s *Service, fn func(t *Tx) (T, error)) (T, error) {
+	return audit.View(ctx, s.store, func(tx backends.Tx) (T, error) { return fn(s.Bind(ctx, tx, nil)) })
+}
+
+func (s *Service) checkPartition(ctx context.Context, id string) error {
+	if s.opts.Catalog == nil {
 		return nil
 	}
-	return err
+	if err := s.opts.Catalog.Partition(ctx, id); err != nil {
+		var kind error
+		if errdefs.Class(err) == errdefs.ErrNotFound {
+			kind = ErrNotFound
+		}
+		return errdefs.Errorf(kind, "switchstate: partition_id %s: %w", errdefs.Quote(id), err)
+	}
+	return nil
+}
+
+func (t *Tx) checkPartition(id string) error {
+	if t.checked {
+		return nil
+	}
+	return t.s.checkPartition(t.ctx, id)
+}
+
+// invalid wraps an error of a limits check as this package's
+// ErrInvalidArgument.
+func invalid(err error) error {
+	return errdefs.Errorf(ErrInvalidArgument, "switchstate: %w", err)
 }
 
 func switchPath(id string) string { return "switch/" + id }
 
 // Get returns the switch with its status, port states and BGP states, or
 // an error wrapping ErrNotFound.
-func (s *Service) Get(ctx context.Context, id string) (Switch, error) {
-	var out Switch
-	err := s.store.View(ctx, func(tx backends.Tx) error {
-		var err error
-		out, err = s.viewer(s.opts.Clock()).read(tx, id)
-		return err
-	})
-	return out, err
+func (t *Tx) Get(id string) (*Switch, error) {
+	if err := limits.ID("switch id", id); err != nil {
+		return nil, invalid(err)
+	}
+	return t.s.viewer().read(t.tx, id)
 }
 
 // ListFilter selects switches; every given field must match, empty fields
 // match everything.
 type ListFilter struct {
-	Partition string
-	Rack      string
+	PartitionID string `json:"partition_id,omitempty"`
+	RackID      string `json:"rack_id,omitempty"`
 	// OSVendor matches case-insensitively.
-	OSVendor string
+	OSVendor string `json:"os_vendor,omitempty"`
 }
 
 // List returns the matching switches sorted by partition, rack and id. A
 // partition filter reads the partition index instead of every switch.
-func (s *Service) List(ctx context.Context, f ListFilter) ([]Switch, error) {
-	var out []Switch
-	err := s.store.View(ctx, func(tx backends.Tx) error {
-		out = nil
-		v := s.viewer(s.opts.Clock())
-		var recs []*Switch
-		if f.Partition != "" {
-			ids, err := partitionSwitches(tx, f.Partition, f.Rack, f.Rack == "")
-			if err != nil {
-				return err
-			}
-			for _, id := range ids {
-				sw, err := loadSwitch(tx, id)
-				if err != nil {
-					return err
-				}
-				recs = append(recs, sw)
-			}
-		} else {
-			keys, err := scanKeys(tx, bucketSwitch, nil)
-			if err != nil {
-				return err
-			}
-			for _, k := range keys {
-				sw, err := loadSwitch(tx, string(k))
-				if err != nil {
-					return err
-				}
-				recs = append(recs, sw)
-			}
+func (t *Tx) List(f ListFilter) ([]*Switch, error) {
+	v := t.s.viewer()
+	var ids []string
+	if f.PartitionID != "" {
+		var err error
+		if ids, err = partitionSwitches(t.tx, f.PartitionID, f.RackID, f.RackID == ""); err != nil {
+			return nil, err
 		}
-		for _, sw := range recs {
-			if f.Rack != "" && sw.RackID != f.Rack {
-				continue
-			}
-			if f.OSVendor != "" && !strings.EqualFold(string(sw.OS.Vendor), f.OSVendor) {
-				continue
-			}
-			full, err := v.complete(tx, sw)
-			if err != nil {
-				return err
-			}
-			out = append(out, full)
+	} else {
+		keys, err := backends.KeysWithPrefix(t.tx, bucketSwitch, nil)
+		if err != nil {
+			return nil, err
 		}
-		return nil
-	})
+		for _, k := range keys {
+			ids = append(ids, string(k))
+		}
+	}
+	out := []*Switch{}
+	for _, id := range ids {
+		sw, err := loadSwitch(t.tx, id)
+		if err != nil {
+			return nil, err
+		}
+		if f.RackID != "" && sw.RackID != f.RackID {
+			continue
+		}
+		if f.OSVendor != "" && !strings.EqualFold(string(sw.OS.Vendor), f.OSVendor) {
+			continue
+		}
+		full, err := v.complete(t.tx, sw)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, full)
+	}
 	sortSwitches(out)
-	return out, err
+	return out, nil
 }
 
 // History returns the BGP state transitions of a switch port, newest
 // first. An unknown switch is ErrNotFound; a port without history gives an
 // empty list.
-func (s *Service) History(ctx context.Context, switchID, port string) ([]BGPTransition, error) {
-	var out []BGPTransition
-	err := s.store.View(ctx, func(tx backends.Tx) error {
-		if _, err := loadSwitch(tx, switchID); err != nil {
-			return err
-		}
-		var err error
-		out, err = loadHistory(tx, switchID, port)
-		return err
-	})
-	return out, err
+func (t *Tx) History(switchID, port string) ([]BGPTransition, error) {
+	if _, err := loadSwitch(t.tx, switchID); err != nil {
+		return nil, err
+	}
+	return loadHistory(t.tx, switchID, port)
 }
 
 // Flaps counts the transitions of a port's session that left Established
 // (a re-establishment, Established to Established, included) at or after
 // since.
-func (s *Service) Flaps(ctx context.Context, switchID, port string, since time.Time) (int, error) {
-	h, err := s.History(ctx, switchID, port)
+func (t *Tx) Flaps(switchID, port string, since time.Time) (int, error) {
+	h, err := t.History(switchID, port)
 	if err != nil {
 		return 0, err
 	}
@@ -217,9 +256,89 @@ func (s *Service) Flaps(ctx context.Context, switchID, port string, since time.T
 	return n, nil
 }
 
-func sortSwitches(sw []Switch) {
-	slices.SortFunc(sw, func(a, b Switch) int { return compareSwitches(&a, &b) })
+// ConnectMachine runs the transaction function ConnectMachine in t's
+// transaction.
+func (t *Tx) ConnectMachine(machineID, partition string, nics []MachineNic) (rack, partitionID string, err error) {
+	return ConnectMachine(t.tx, machineID, partition, nics)
 }
+
+// SetMachineVRF runs the transaction function SetMachineVRF in t's
+// transaction.
+func (t *Tx) SetMachineVRF(machineID string, vrf PortVRF) error {
+	return SetMachineVRF(t.tx, machineID, vrf)
+}
+
+// DisconnectMachine runs the transaction function DisconnectMachine in t's
+// transaction.
+func (t *Tx) DisconnectMachine(machineID string) error { return DisconnectMachine(t.tx, machineID) }
+
+type registered struct {
+	sw      *Switch
+	created bool
+}
+
+// Register runs Tx.Register in its own transaction; the catalog hook runs
+// before it opens.
+func (s *Service) Register(ctx context.Context, req RegisterRequest) (*Switch, bool, error) {
+	if _, err := req.validate(); err != nil {
+		return nil, false, err
+	}
+	if err := s.checkPartition(ctx, req.PartitionID); err != nil {
+		return nil, false, err
+	}
+	r, err := mutate(ctx, s, func(t *Tx) (registered, error) {
+		sw, created, err := t.Register(req)
+		return registered{sw, created}, err
+	})
+	return r.sw, r.created, err
+}
+
+// Update runs Tx.Update in its own transaction.
+func (s *Service) Update(ctx context.Context, req UpdateRequest) (*Switch, error) {
+	return mutate(ctx, s, func(t *Tx) (*Switch, error) { return t.Update(req) })
+}
+
+// Delete runs Tx.Delete in its own transaction.
+func (s *Service) Delete(ctx context.Context, id string, force bool) (*Switch, error) {
+	return mutate(ctx, s, func(t *Tx) (*Switch, error) { return t.Delete(id, force) })
+}
+
+// Notify runs Tx.Notify in its own transaction.
+func (s *Service) Notify(ctx context.Context, id string, req NotifyRequest) (*NotifyResponse, error) {
+	return mutate(ctx, s, func(t *Tx) (*NotifyResponse, error) { return t.Notify(id, req) })
+}
+
+// Toggle runs Tx.Toggle in its own transaction.
+func (s *Service) Toggle(ctx context.Context, id, nic string, status PortState) (*Switch, error) {
+	return mutate(ctx, s, func(t *Tx) (*Switch, error) { return t.Toggle(id, nic, status) })
+}
+
+// Migrate runs Tx.Migrate in its own transaction.
+func (s *Service) Migrate(ctx context.Context, oldID, newID string) (*Switch, error) {
+	return mutate(ctx, s, func(t *Tx) (*Switch, error) { return t.Migrate(oldID, newID) })
+}
+
+// Get runs Tx.Get in its own read transaction.
+func (s *Service) Get(ctx context.Context, id string) (*Switch, error) {
+	return read(ctx, s, func(t *Tx) (*Switch, error) { return t.Get(id) })
+}
+
+// List runs Tx.List in its own read transaction.
+func (s *Service) List(ctx context.Context, f ListFilter) ([]*Switch, error) {
+	return read(ctx, s, func(t *Tx) ([]*Switch, error) { return t.List(f) })
+}
+
+// History runs Tx.History in its own read transaction.
+func (s *Service) History(ctx context.Context, switchID, port string) ([]BGPTransition, error) {
+	return read(ctx, s, func(t *Tx) ([]BGPTransition, error) { return t.History(switchID, port) })
+}
+
+// Flaps runs Tx.Flaps in its own read transaction.
+func (s *Service) Flaps(ctx context.Context, switchID, port string, since time.Time) (int, error) {
+	return read(ctx, s, func(t *Tx) (int, error) { return t.Flaps(switchID, port, since) })
+}
+
+func sortSwitches(sw []*Switch) { slices.SortFunc(sw, compareSwitches) }
 
 // compareSwitches orders switches by partition, rack and id.
 func compareSwitches(a, b *Switch) int {
@@ -234,5 +353,5 @@ func compareSwitches(a, b *Switch) int {
 
 // notFoundPort is the error for a port name a switch does not have.
 func notFoundPort(switchID, port string) error {
-	return fmt.Errorf("%w: switch %q has no port %q", ErrNotFound, switchID, port)
+	return errdefs.Errorf(ErrNotFound, "switchstate: switch %q has no port %q", switchID, port)
 }

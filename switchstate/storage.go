@@ -8,16 +8,17 @@ import (
 	"time"
 
 	"github.com/metalkit/metalkit/backends"
+	"github.com/metalkit/metalkit/errdefs"
 )
 
 // loadSwitch reads the stored switch record: no status, no BGP states.
 func loadSwitch(tx backends.Tx, id string) (*Switch, error) {
 	if id == "" {
-		return nil, fmt.Errorf("%w: switch id is required", ErrInvalidArgument)
+		return nil, errdefs.Errorf(ErrInvalidArgument, "switchstate: switch id is required")
 	}
 	raw, err := tx.Get(bucketSwitch, switchKey(id))
 	if errors.Is(err, backends.ErrNotFound) {
-		return nil, fmt.Errorf("%w: switch %q", ErrNotFound, id)
+		return nil, errdefs.Errorf(ErrNotFound, "switchstate: switch %q", id)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("switchstate: read switch %q: %w", id, err)
@@ -346,22 +347,22 @@ type viewer struct {
 	staleAfter time.Duration
 }
 
-func (v viewer) read(tx backends.Tx, id string) (Switch, error) {
+func (v viewer) read(tx backends.Tx, id string) (*Switch, error) {
 	sw, err := loadSwitch(tx, id)
 	if err != nil {
-		return Switch{}, err
+		return nil, err
 	}
 	return v.complete(tx, sw)
 }
 
-func (v viewer) complete(tx backends.Tx, sw *Switch) (Switch, error) {
+func (v viewer) complete(tx backends.Tx, sw *Switch) (*Switch, error) {
 	st, err := loadStatus(tx, sw.ID)
 	if err != nil {
-		return Switch{}, err
+		return nil, err
 	}
 	bgp, err := loadBGP(tx, sw.ID)
 	if err != nil {
-		return Switch{}, err
+		return nil, err
 	}
 	out := *sw
 	out.LastSync, out.LastSyncError = st.LastSync, st.LastSyncError
@@ -392,5 +393,5 @@ func (v viewer) complete(tx backends.Tx, sw *Switch) (Switch, error) {
 	if out.Connections == nil {
 		out.Connections = []Connection{}
 	}
-	return out, nil
+	return &out, nil
 }

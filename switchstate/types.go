@@ -1,9 +1,12 @@
 package switchstate
 
 import (
-	"fmt"
+	"net/netip"
+	"strconv"
 	"strings"
 	"time"
+
+	"github.com/metalkit/metalkit/errdefs"
 )
 
 // Vendor is a switch operating system: VendorSONiC or VendorCumulus.
@@ -25,10 +28,12 @@ func ParseVendor(s string) (Vendor, error) {
 	case strings.EqualFold(s, string(VendorCumulus)):
 		return VendorCumulus, nil
 	}
-	return "", fmt.Errorf("%w: os vendor %q is neither %s nor %s", ErrInvalidArgument, s, VendorSONiC, VendorCumulus)
+	return "", errdefs.Errorf(ErrInvalidArgument, "switchstate: os vendor %q is neither %s nor %s", s, VendorSONiC, VendorCumulus)
 }
 
-// Mode is a switch's mode: ModeOperational or ModeReplace.
+// Mode is a switch's mode: ModeOperational or ModeReplace. In replace
+// mode, the switch is being exchanged for new hardware: its next
+// registration takes the wiring from its twin (see Tx.Register).
 type Mode string
 
 // Switch modes. A switch in ModeReplace takes its wiring from its twin the
@@ -52,14 +57,67 @@ const (
 
 // ParsePortState reads a port state case-insensitively and returns its
 // canonical spelling, or an error wrapping ErrInvalidArgument.
-func ParsePortState(s string) (PortState, error) {
+func ParsePortState(s string) (PortState, error) { return parsePortState("port state", s) }
+
+func parsePortState(field, s string) (PortState, error) {
 	for _, p := range []PortState{PortUp, PortDown, PortUnknown} {
 		if strings.EqualFold(s, string(p)) {
 			return p, nil
 		}
 	}
-	return "", fmt.Errorf("%w: port state %q is not one of UP, DOWN, UNKNOWN", ErrInvalidArgument, s)
+	return "", errdefs.Errorf(ErrInvalidArgument, "switchstate: %s %s is not one of UP, DOWN, UNKNOWN", field, errdefs.Quote(s))
 }
+
+// PortVRF is what a switch port's vrf field tells the switch agent the
+// port is: VRFNone (unprovisioned, PXE), VRFDefault (a firewall port) or a
+// tenant VRF "vrf<N>", N being the VNI of the machine's primary network
+// (network.Network.VRF). TenantVRF builds one from the number.
+type PortVRF string
+
+// The port VRFs without a number.
+const (
+	VRFNone    PortVRF = ""
+	VRFDefault PortVRF = "default"
+)
+
+// TenantVRF returns the port VRF of the tenant VRF n: "vrf<n>".
+func TenantVRF(n uint32) PortVRF { return PortVRF("vrf" + strconv.FormatUint(uint64(n), 10)) }
+
+// Number returns N of a tenant VRF "vrf<N>", and false for VRFNone,
+// VRFDefault or a malformed value.
+func (v PortVRF) Number() (uint32, bool) {
+	rest, ok := strings.CutPrefix(string(v), "vrf")
+	if !ok || rest == "" || (len(rest) > 1 && rest[0] == '0') {
+		return 0, false
+	}
+	n, err := strconv.ParseUint(rest, 10, 32)
+	return uint32(n), err == nil
+}
+
+// check accepts VRFNone, VRFDefault and "vrf<N>".
+func (v PortVRF) check(field string) error {
+	if v == VRFNone || v == VRFDefault {
+		return nil
+	}
+	if _, ok := v.Number(); ok {
+		return nil
+	}
+	return errdefs.Errorf(ErrInvalidArgument, "switchstate: %s %s must be empty, \"default\" or vrf<N>", field, errdefs.Quote(string(v)))
+}
+
+// BGPState is a BGP session state as FRR reports it. The known states are
+// the constants; other values are kept as sent.
+type BGPState string
+
+// BGP session states as FRR spells them.
+const (
+	BGPIdle        BGPState = "Idle"
+	BGPConnect     BGPState = "Connect"
+	BGPActive      BGPState = "Active"
+	BGPOpenSent    BGPState = "OpenSent"
+	BGPOpenConfirm BGPState = "OpenConfirm"
+	BGPEstablished BGPState = "Established"
+)
 
 // OS describes a switch's operating system and agent.
 type OS struct {
@@ -79,7 +137,7 @@ type Nic struct {
 	MAC          string        `json:"mac"`
 	Name         string        `json:"name"`
 	Identifier   string        `json:"identifier"`
-	Vrf          string        `json:"vrf"`
+	Vrf          PortVRF       `json:"vrf"`
 	Actual       PortState     `json:"actual"`
 	Desired      PortState     `json:"desired,omitempty"`
 	BGPPortState *BGPPortState `json:"bgp_port_state,omitempty"`
@@ -166,7 +224,7 @@ type Switch struct {
 	RackID         string       `json:"rack_id"`
 	Mode           Mode         `json:"mode"`
 	OS             OS           `json:"os"`
-	ManagementIP   string       `json:"management_ip"`
+	ManagementIP   netip.Addr   `json:"management_ip"`
 	ManagementUser string       `json:"management_user"`
 	ConsoleCommand string       `json:"console_command"`
 	Nics           []Nic        `json:"nics"`
@@ -203,13 +261,20 @@ func (s *Switch) machineConnections(machineID string) []Connection {
 // report) and Stale (Reported is older than StaleAfter sync intervals) are
 // filled on read; a stale state is still returned.
 type BGPPortState struct {
-	Neighbor              string `json:"Neighbor"`
-	PeerGroup             string `json:"PeerGroup"`
-	VrfName               string `json:"VrfName"`
-	BgpState              string `json:"BgpState"`
-	BgpTimerUpEstablished int64  `json:"BgpTimerUpEstablished"`
-	SentPrefixCounter     int64  `json:"SentPrefixCounter"`
-	AcceptedPrefixCounter int64  `json:"AcceptedPrefixCounter"`
+	// Neighbor is the peer's hostname, "" when FRR does not know it.
+	Neighbor string `json:"Neighbor"`
+	// PeerGroup is FRR's peer group, e.g. FABRIC, FIREWALL, MACHINE.
+	PeerGroup string `json:"PeerGroup"`
+	// VrfName is the VRF of the session.
+	VrfName  string   `json:"VrfName"`
+	BgpState BGPState `json:"BgpState"`
+	// BgpTimerUpEstablished is when the session came up, in Unix seconds;
+	// 0 when it never did.
+	BgpTimerUpEstablished int64 `json:"BgpTimerUpEstablished"`
+	// SentPrefixCounter and AcceptedPrefixCounter are summed over the IPv4
+	// and IPv6 unicast families.
+	SentPrefixCounter     int64 `json:"SentPrefixCounter"`
+	AcceptedPrefixCounter int64 `json:"AcceptedPrefixCounter"`
 
 	Reported time.Time `json:"Reported,omitzero"`
 	Stale    bool      `json:"Stale,omitempty"`
@@ -228,23 +293,13 @@ func (b BGPPortState) stored() BGPPortState {
 	return b
 }
 
-// BGP session states as FRR spells them. Other values are kept as sent.
-const (
-	BGPIdle        = "Idle"
-	BGPConnect     = "Connect"
-	BGPActive      = "Active"
-	BGPOpenSent    = "OpenSent"
-	BGPOpenConfirm = "OpenConfirm"
-	BGPEstablished = "Established"
-)
-
 // BGPTransition is one change of a port's BgpState. From is "" when the
 // session appeared, To is "" when it was cleared; Established to
 // Established means the session dropped and came back between two reports.
 type BGPTransition struct {
 	Time time.Time `json:"time"`
-	From string    `json:"from"`
-	To   string    `json:"to"`
+	From BGPState  `json:"from"`
+	To   BGPState  `json:"to"`
 }
 
 // status is the status record of a switch, stored under its own key and

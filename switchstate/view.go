@@ -1,12 +1,13 @@
 package switchstate
 
 import (
-	"fmt"
 	"io"
 	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/metalkit/metalkit/errdefs"
 )
 
 // MachineInfo is what the connected-machines view shows of a machine.
@@ -61,7 +62,7 @@ type Row struct {
 	// Actual is the port's observed state, BGPState its BGP session state
 	// ("" when none) and BGPStale whether that state is stale.
 	Actual   PortState
-	BGPState string
+	BGPState BGPState
 	BGPStale bool
 }
 
@@ -71,12 +72,9 @@ type Row struct {
 // order, the machine id prefixed with TreeBranch, or TreeLast on the last
 // row of a switch. Without filters, a connection to a machine missing from
 // machines is an error.
-func ConnectedMachines(switches []Switch, machines map[string]MachineInfo, opts ViewOptions) ([]Row, error) {
-	sorted := make([]*Switch, len(switches))
-	for i := range switches {
-		sorted[i] = &switches[i]
-	}
-	slices.SortFunc(sorted, func(a, b *Switch) int { return compareSwitches(a, b) })
+func ConnectedMachines(switches []*Switch, machines map[string]MachineInfo, opts ViewOptions) ([]Row, error) {
+	sorted := slices.Clone(switches)
+	slices.SortFunc(sorted, compareSwitches)
 	filtered := opts.MachineID != "" || opts.SizeID != ""
 	total := len(switches)
 	for i := range switches {
@@ -115,7 +113,7 @@ func ConnectedMachines(switches []Switch, machines map[string]MachineInfo, opts 
 				continue
 			}
 			if !known && !filtered {
-				return nil, fmt.Errorf("%w: switch port %s is connected to a machine which does not exist: %q", ErrNotFound, c.Nic.Name, c.MachineID)
+				return nil, errdefs.Errorf(ErrNotFound, "switchstate: switch port %s is connected to a machine which does not exist: %q", c.Nic.Name, c.MachineID)
 			}
 			port := c.Nic
 			if p, ok := ports[c.Nic.Name]; ok {
@@ -170,7 +168,7 @@ func nicLabel(n Nic, opts ViewOptions) string {
 	case b.Stale:
 		return label + " (BGP:stale)"
 	case b.BgpState != BGPEstablished:
-		return label + " (BGP:" + b.BgpState + ")"
+		return label + " (BGP:" + string(b.BgpState) + ")"
 	case b.BgpTimerUpEstablished == 0:
 		return label + " (BGP:Established)"
 	}

@@ -43,20 +43,20 @@ func TestNICLabel(t *testing.T) {
 	}
 }
 
-func viewSwitches() ([]Switch, map[string]MachineInfo) {
+func viewSwitches() ([]*Switch, map[string]MachineInfo) {
 	port := func(name string, actual PortState) Nic {
 		return Nic{Name: name, Identifier: "id-" + name, Actual: actual}
 	}
 	conn := func(name, m string) Connection { return Connection{Nic: Nic{Name: name}, MachineID: m} }
-	s2 := Switch{ID: "leaf02", PartitionID: "fra-equ01", RackID: "rack01",
+	s2 := &Switch{ID: "leaf02", PartitionID: "fra-equ01", RackID: "rack01",
 		Nics:        []Nic{port("Ethernet1", PortUp), port("Ethernet2", PortUp), port("Ethernet10", PortDown)},
 		Connections: []Connection{conn("Ethernet10", "m1"), conn("Ethernet2", "m2"), conn("Ethernet1", "m3")},
 	}
-	s1 := Switch{ID: "leaf01", PartitionID: "fra-equ01", RackID: "rack01",
+	s1 := &Switch{ID: "leaf01", PartitionID: "fra-equ01", RackID: "rack01",
 		Nics:        []Nic{port("Ethernet1", PortUp), port("Ethernet2", PortUp), {Name: "Ethernet10", MAC: "aa:bb", Actual: PortUp}},
 		Connections: []Connection{conn("Ethernet10", "m1"), conn("Ethernet2", "m2"), conn("Ethernet1", "m3")},
 	}
-	s3 := Switch{ID: "leaf03", PartitionID: "fra-equ01", RackID: "rack02",
+	s3 := &Switch{ID: "leaf03", PartitionID: "fra-equ01", RackID: "rack02",
 		Nics:        []Nic{port("Ethernet0", PortUp)},
 		Connections: []Connection{conn("Ethernet0", "m4")},
 	}
@@ -66,7 +66,7 @@ func viewSwitches() ([]Switch, map[string]MachineInfo) {
 		"m3": {Partition: "fra-equ01", Rack: "rack01", Size: "s3-large-x86", Hostname: "db-1", ProductSerial: "P3", ChassisSerial: "C3"},
 		"m4": {Partition: "fra-equ01", Rack: "rack02", Size: "s3-large-x86", Hostname: "db-2", ProductSerial: "P4", ChassisSerial: "C4"},
 	}
-	return []Switch{s3, s2, s1}, machines
+	return []*Switch{s3, s2, s1}, machines
 }
 
 func rowIDs(rows []Row) []string {
@@ -118,12 +118,12 @@ func TestConnectedMachines(t *testing.T) {
 
 func TestConnectedMachinesBGPRows(t *testing.T) {
 	now := time.Unix(1773060000, 0)
-	sw := Switch{ID: "leaf01", PartitionID: "p", RackID: "r",
+	sw := &Switch{ID: "leaf01", PartitionID: "p", RackID: "r",
 		Nics: []Nic{{Name: "Ethernet0", Actual: PortUp, BGPPortState: &BGPPortState{BgpState: BGPIdle, Stale: true}}},
 		// The connection's nic carries no state: the port's is used.
 		Connections: []Connection{{Nic: Nic{Name: "Ethernet0"}, MachineID: "m1"}},
 	}
-	rows, err := ConnectedMachines([]Switch{sw}, map[string]MachineInfo{"m1": {}}, ViewOptions{Wide: true, Now: now})
+	rows, err := ConnectedMachines([]*Switch{sw}, map[string]MachineInfo{"m1": {}}, ViewOptions{Wide: true, Now: now})
 	require.NoError(t, err)
 	require.Len(t, rows, 2)
 	assert.Equal(t, "Ethernet0 (BGP:stale)", rows[1].NIC)
