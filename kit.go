@@ -1,19 +1,32 @@
 package metalkit
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/metalkit/metalkit/audit"
 	"github.com/metalkit/metalkit/backends"
+	"github.com/metalkit/metalkit/ipam"
 	"github.com/metalkit/metalkit/network"
 	"github.com/metalkit/metalkit/switchstate"
 )
 
 // Options configures Open. A nil *Options means the defaults of every
-// service: the wall clock, random ids, no catalog checks, and an audit trail
-// kept in the same store.
+// service: the wall clock in UTC, random ids, no catalog checks, and an
+// audit trail kept in the same store.
 type Options struct {
+	// Clock gives the time of every change and of the audit entries; nil
+	// means time.Now in UTC. A service's own Clock option wins.
+	Clock func() time.Time
+	// IDs makes the ids of new entities (networks, IP allocations); nil
+	// means random UUIDs. A service's own IDs option wins. Audit entry ids
+	// are time-ordered UUIDs from audit.Options.IDs.
+	IDs func() string
+	// Catalog checks partition and project ids for every service; nil
+	// accepts every id. A service's own Catalog option wins.
+	Catalog network.Catalog
 	// Audit configures the audit trail. Nil means audit's defaults.
 	Audit *audit.Options
 	// AuditStore keeps the trail in a store of its own; nil keeps it in the
@@ -36,6 +49,9 @@ type Kit struct {
 	// Trail is the audit trail every service records its changes in; nil
 	// with Options.NoAudit.
 	Trail *audit.Trail
+	// IPAM is the allocation engine under the networks: prefixes, child
+	// prefixes, IPs and integer pools.
+	IPAM *ipam.Service
 	// Networks manages networks, child networks and IPs.
 	Networks *network.Service
 	// Switches manages switches, machine wiring, port and BGP state.
@@ -53,24 +69,53 @@ func Open(store backends.Store, opts *Options) (*Kit, error) {
 	if opts == nil {
 		opts = &Options{}
 	}
+	clock := opts.Clock
+	if clock == nil {
+		clock = func() time.Time { return time.Now().UTC() }
+	}
 	k := &Kit{Store: store}
 	if !opts.NoAudit {
 		trailStore := opts.AuditStore
 		if trailStore == nil {
 			trailStore = store
 		}
-		trail, err := audit.New(trailStore, opts.Audit)
+		var auditOpts audit.Options
+		if opts.Audit != nil {
+			auditOpts = *opts.Audit
+		}
+		if auditOpts.Clock == nil {
+			auditOpts.Clock = clock
+		}
+		trail, err := audit.New(trailStore, &auditOpts)
 		if err != nil {
 			return nil, fmt.Errorf("metalkit: Open: %w", err)
 		}
 		k.Trail = trail
 		k.auditStore = opts.AuditStore
 	}
+	k.IPAM = ipam.New(store, &ipam.Options{Trail: k.Trail})
+
 	netOpts := opts.Network
 	netOpts.Trail = k.Trail
+	if netOpts.Clock == nil {
+		netOpts.Clock = clock
+	}
+	if netOpts.IDs == nil {
+		netOpts.IDs = opts.IDs
+	}
+	if netOpts.Catalog == nil {
+		netOpts.Catalog = opts.Catalog
+	}
 	k.Networks = network.New(store, &netOpts)
+
 	swOpts := opts.Switch
 	swOpts.Trail = k.Trail
+	if swOpts.Clock == nil {
+		swOpts.Clock = clock
+	}
+	if swOpts.Catalog == nil && opts.Catalog != nil {
+		swOpts.Catalog = opts.Catalog
+	}
 	k.Switches = switchstate.New(store, &swOpts)
 	return k, nil
 }
@@ -83,4 +128,63 @@ func (k *Kit) Close() error {
 		err = errors.Join(err, k.auditStore.Close())
 	}
 	return err
+}
+
+// Tx is one transaction of a Kit with every service bound to it: the
+// operations of the services (and the caller's own keys, through Backend)
+// commit together or not at all. Each service operation records its audit
+// event in the same transaction, so a transaction that fails records none.
+// A Tx is valid only inside the function passed to Kit.Update or Kit.View.
+type Tx struct {
+	// IPAM is the allocation engine bound to the transaction.
+	IPAM *ipam.Tx
+	// Networks is the network service bound to the transaction.
+	Networks *network.Tx
+	// Switches is the switch service bound to the transaction.
+	Switches *switchstate.Tx
+
+	tx  backends.Tx
+	rec *audit.Recorder
+}
+
+// Backend returns the store transaction, for keys of the caller's own.
+// The library's buckets start with "ipam/", "network/", "switchstate/",
+// "machine/" and "audit/"; keep yours apart (e.g. "app/").
+func (t *Tx) Backend() backends.Tx { return t.tx }
+
+// Recorder returns the transaction's audit recorder, so that the caller
+// can record an event of its own (Recorder.Record) or run a function once
+// the transaction has committed (Recorder.AfterCommit). It is nil in a
+// View.
+func (t *Tx) Recorder() *audit.Recorder { return t.rec }
+
+func (k *Kit) bind(ctx context.Context, tx backends.Tx, rec *audit.Recorder) *Tx {
+	return &Tx{
+		IPAM:     k.IPAM.Bind(tx, rec),
+		Networks: k.Networks.Bind(ctx, tx, rec),
+		Switches: k.Switches.Bind(ctx, tx, rec),
+		tx:       tx,
+		rec:      rec,
+	}
+}
+
+// Update runs fn in one read-write transaction of the kit's store and
+// commits everything fn did if and only if fn returns nil; otherwise
+// nothing of it is written, no audit entry included, and Update returns
+// fn's error. fn may run more than once (an optimistic store retries on
+// conflict), and so may the catalog hooks the bound services call: fn must
+// have no effect outside the Tx. The caller (audit.Actor) is taken from
+// ctx.
+func (k *Kit) Update(ctx context.Context, fn func(tx *Tx) error) error {
+	return audit.Update(ctx, k.Trail, k.Store, func(tx backends.Tx, rec *audit.Recorder) error {
+		return fn(k.bind(ctx, tx, rec))
+	})
+}
+
+// View runs fn in one read-only transaction of the kit's store: every read
+// of fn sees one consistent state. Changes fail with backends.ErrReadOnly.
+func (k *Kit) View(ctx context.Context, fn func(tx *Tx) error) error {
+	return k.Store.View(ctx, func(tx backends.Tx) error {
+		return fn(k.bind(ctx, tx, nil))
+	})
 }

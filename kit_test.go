@@ -28,19 +28,19 @@ func ExampleOpen() {
 	}
 	defer kit.Close()
 
-	actor := audit.Actor{User: "admin", RequestID: "req-1"}
+	ctx = audit.NewContext(ctx, audit.Actor{User: "admin", RequestID: "req-1"})
 	_, err = kit.Networks.Create(ctx, network.CreateRequest{
 		ID:                       "super",
 		PartitionID:              "fra-equ01",
 		Prefixes:                 []netip.Prefix{netip.MustParsePrefix("10.0.0.0/16"), netip.MustParsePrefix("2001:db8:0:10::/64")},
 		DefaultChildPrefixLength: map[network.AddressFamily]int{network.IPv4: 22, network.IPv6: 96},
 		PrivateSuper:             true,
-	}, actor)
+	})
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
-	child, err := kit.Networks.AllocateChild(ctx, network.AllocateRequest{PartitionID: "fra-equ01", ProjectID: "p"}, actor)
+	child, err := kit.Networks.AllocateChild(ctx, network.AllocateRequest{PartitionID: "fra-equ01", ProjectID: "p"})
 	if err != nil {
 		fmt.Println(err)
 		return

@@ -148,3 +148,13 @@ func Quote(s string) string {
 	}
 	return strconv.Quote(s[:cut]) + "… (" + strconv.Itoa(len(s)) + " bytes)"
 }
+
+// With returns an error with err's message that also matches every one of
+// kinds, for a condition that two sentinels describe (an address that is
+// both taken and reserved).
+func With(err error, kinds ...error) error {
+	if err == nil || len(kinds) == 0 {
+		return err
+	}
+	return &detailed{msg: err.Error(), errs: append([]error{err}, kinds...)}
+}

@@ -58,3 +58,13 @@ func ExampleErrorf() {
 	// network: network "internet" does not exist
 	// true true false
 }
+
+func TestWithAddsKinds(t *testing.T) {
+	errReserved := errdefs.Sentinel(errdefs.ErrConflict, "pkg: reserved")
+	err := errdefs.With(errdefs.Errorf(errLocal, "pkg: address 10.0.0.0 is reserved"), errReserved)
+	assert.Equal(t, "pkg: address 10.0.0.0 is reserved", err.Error())
+	assert.ErrorIs(t, err, errLocal)
+	assert.ErrorIs(t, err, errReserved)
+	assert.ErrorIs(t, err, errdefs.ErrConflict)
+	assert.Nil(t, errdefs.With(nil, errReserved))
+}
