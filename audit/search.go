@@ -305,7 +305,7 @@ func searchDays(tx backends.Tx, p *plan, c *collector) error {
 func searchRequest(tx backends.Tx, p *plan, c *collector) error {
 	const chunk = 64
 	prefix := rqidPrefix(p.f.RequestID)
-	from := append(bytes.Clone(prefix), bytes.Repeat([]byte{0xff}, entryKeyLen)...)
+	var from []byte
 	if p.start != nil {
 		from = append(bytes.Clone(prefix), p.start...)
 	}
@@ -314,8 +314,8 @@ func searchRequest(tx backends.Tx, p *plan, c *collector) error {
 	for {
 		var keys [][]byte
 		done := true
-		err := tx.Descend(rqidBucket, from, func(k, _ []byte) (bool, error) {
-			if !bytes.HasPrefix(k, prefix) || len(k) != len(prefix)+entryKeyLen {
+		err := backends.DescendPrefix(tx, rqidBucket, prefix, from, func(k, _ []byte) (bool, error) {
+			if len(k) != len(prefix)+entryKeyLen {
 				return false, nil
 			}
 			ek := k[len(prefix):]

@@ -56,3 +56,36 @@ func DeletePrefix(tx Tx, bucket string, prefix []byte) (int, error) {
 	}
 	return len(keys), nil
 }
+
+// DescendPrefix calls fn for each key of bucket that starts with prefix and
+// is <= from, in descending order, until fn returns false or an error, and
+// stops reading at the first key before the prefix. A nil from starts at
+// the last key with the prefix. The rules of Tx.Descend apply.
+func DescendPrefix(tx Tx, bucket string, prefix, from []byte, fn func(key, value []byte) (more bool, err error)) error {
+	start := from
+	if start == nil {
+		start = successor(prefix) // nil: the prefix is all 0xff, start at the end
+	}
+	return tx.Descend(bucket, start, func(k, v []byte) (bool, error) {
+		if !bytes.HasPrefix(k, prefix) {
+			if bytes.Compare(k, prefix) > 0 {
+				return true, nil // the successor itself, past the prefix's keys
+			}
+			return false, nil
+		}
+		return fn(k, v)
+	})
+}
+
+// successor returns the smallest key greater than every key that starts
+// with p, or nil when there is none (p empty or all 0xff).
+func successor(p []byte) []byte {
+	s := bytes.Clone(p)
+	for i := len(s) - 1; i >= 0; i-- {
+		if s[i] < 0xff {
+			s[i]++
+			return s[:i+1]
+		}
+	}
+	return nil
+}

@@ -11,17 +11,6 @@ import (
 	"github.com/metalkit/metalkit/limits"
 )
 
-func parseAddr(s string) (netip.Addr, error) {
-	a, err := netip.ParseAddr(s)
-	if err != nil {
-		return netip.Addr{}, errdefs.Errorf(ErrInvalidArgument, "network: ipaddress %q: %v", s, err)
-	}
-	if a.Zone() != "" || a.Is4In6() {
-		return netip.Addr{}, errdefs.Errorf(ErrInvalidArgument, "network: ipaddress %q: zones and IPv4-mapped IPv6 addresses are not allowed", s)
-	}
-	return a, nil
-}
-
 func getIP(tx backends.Tx, a netip.Addr) (*IP, error) {
 	b, err := tx.Get(bucketIPs, ipKey(a))
 	if errors.Is(err, backends.ErrNotFound) {

@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/metalkit/metalkit/backends"
+	"github.com/metalkit/metalkit/backends/backendtest"
 	"github.com/metalkit/metalkit/backends/memstore"
 	"github.com/metalkit/metalkit/internal/storetest"
 	"github.com/metalkit/metalkit/ipam"
@@ -29,7 +30,7 @@ func pfx(ss ...string) []netip.Prefix {
 
 type fixture struct {
 	t     *testing.T
-	store *storetest.Tracker
+	store backends.Store
 	svc   *network.Service
 }
 
@@ -38,8 +39,7 @@ func newFixture(t *testing.T) *fixture {
 }
 
 func newFixtureOn(t *testing.T, s backends.Store) *fixture {
-	tr := storetest.Track(s)
-	return &fixture{t: t, store: tr, svc: network.New(tr, &network.Options{Clock: fixedClock, IDs: sequentialIDs("id")})}
+	return &fixture{t: t, store: s, svc: network.New(s, &network.Options{Clock: fixedClock, IDs: sequentialIDs("id")})}
 }
 
 // super creates the partition's super network with the worked example's
@@ -69,11 +69,11 @@ func (f *fixture) super(partition string, prefixes ...string) *network.Network {
 // is exactly as before.
 func (f *fixture) unchanged(want error, op func() error) {
 	f.t.Helper()
-	before := f.store.Dump(f.t)
+	before := backendtest.Dump(f.t, f.store)
 	err := op()
 	require.Error(f.t, err)
 	require.ErrorIs(f.t, err, want)
-	assert.Equal(f.t, before, f.store.Dump(f.t), "a failed operation changed the store")
+	assert.Equal(f.t, before, backendtest.Dump(f.t, f.store), "a failed operation changed the store")
 }
 
 func TestParseAddressFamily(t *testing.T) {
@@ -379,7 +379,7 @@ func TestAllocateChildFailsHalfway(t *testing.T) {
 func TestFreeAndDelete(t *testing.T) {
 	f := newFixture(t)
 	f.super("fra")
-	empty := f.store.Dump(t)
+	empty := backendtest.Dump(t, f.store)
 	child, err := f.svc.AllocateChild(ctx, network.AllocateRequest{PartitionID: "fra", ProjectID: "p"})
 	require.NoError(t, err)
 	ip, err := f.svc.AllocateIP(ctx, network.AllocateIPRequest{NetworkID: child.ID, ProjectID: "p", AddressFamily: network.IPv6})
@@ -395,7 +395,7 @@ func TestFreeAndDelete(t *testing.T) {
 	require.NoError(t, err)
 	_, err = f.svc.Free(ctx, child.ID)
 	require.NoError(t, err)
-	assert.Equal(t, empty, f.store.Dump(t), "freeing returns the blocks and the VRF")
+	assert.Equal(t, empty, backendtest.Dump(t, f.store), "freeing returns the blocks and the VRF")
 
 	// Deleting a child (an admin's operation) releases its blocks as well.
 	child, err = f.svc.AllocateChild(ctx, network.AllocateRequest{PartitionID: "fra", ProjectID: "p"})
@@ -403,7 +403,7 @@ func TestFreeAndDelete(t *testing.T) {
 	assert.Equal(t, pfx("10.0.0.0/22", "2001:db8:0:10::/96"), child.Prefixes)
 	_, err = f.svc.Delete(ctx, child.ID)
 	require.NoError(t, err)
-	assert.Equal(t, empty, f.store.Dump(t))
+	assert.Equal(t, empty, backendtest.Dump(t, f.store))
 
 	_, err = f.svc.Delete(ctx, "super-fra")
 	require.NoError(t, err)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/metalkit/metalkit/audit"
 	"github.com/metalkit/metalkit/backends"
+	"github.com/metalkit/metalkit/backends/backendtest"
 	"github.com/metalkit/metalkit/backends/memstore"
 	"github.com/metalkit/metalkit/internal/storetest"
 	"github.com/metalkit/metalkit/network"
@@ -38,22 +39,22 @@ func (c *catalog) Project(_ context.Context, id string) error {
 }
 
 func TestCatalogHook(t *testing.T) {
-	tr := storetest.Track(memstore.New())
+	tr := memstore.New()
 	cat := &catalog{}
 	svc := network.New(tr, &network.Options{Catalog: cat})
-	before := tr.Dump(t)
+	before := backendtest.Dump(t, tr)
 	_, err := svc.Create(ctx, network.CreateRequest{PartitionID: "ams", PrivateSuper: true, Prefixes: pfx("10.0.0.0/16"), DefaultChildPrefixLength: map[network.AddressFamily]int{network.IPv4: 22}})
 	require.ErrorIs(t, err, network.ErrNotFound)
 	assert.Contains(t, err.Error(), `partitionid "ams"`)
-	assert.Equal(t, before, tr.Dump(t))
+	assert.Equal(t, before, backendtest.Dump(t, tr))
 
 	_, err = svc.Create(ctx, network.CreateRequest{ID: "super", PartitionID: "fra", PrivateSuper: true, Prefixes: pfx("10.0.0.0/16"), DefaultChildPrefixLength: map[network.AddressFamily]int{network.IPv4: 22}})
 	require.NoError(t, err)
-	before = tr.Dump(t)
+	before = backendtest.Dump(t, tr)
 	_, err = svc.AllocateChild(ctx, network.AllocateRequest{PartitionID: "fra", ProjectID: "q"})
 	require.ErrorIs(t, err, network.ErrNotFound)
 	assert.Contains(t, err.Error(), `projectid "q"`)
-	assert.Equal(t, before, tr.Dump(t))
+	assert.Equal(t, before, backendtest.Dump(t, tr))
 	child, err := svc.AllocateChild(ctx, network.AllocateRequest{PartitionID: "fra", ProjectID: "p"})
 	require.NoError(t, err)
 	_, err = svc.AllocateIP(ctx, network.AllocateIPRequest{NetworkID: child.ID, ProjectID: "q"})

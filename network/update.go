@@ -63,6 +63,9 @@ func UpdateTx(tx backends.Tx, env Env, req UpdateRequest) (*Network, error) {
 		next.DestinationPrefixes = slices.Clone(req.DestinationPrefixes)
 	}
 	if req.DefaultChildPrefixLength != nil {
+		if !n.PrivateSuper {
+			return nil, invalid("defaultchildprefixlength: network %q is a %s network; only a super network (privatesuper) has default child prefix lengths", n.ID, n.NetworkType)
+		}
 		next.DefaultChildPrefixLength = maps.Clone(req.DefaultChildPrefixLength)
 	}
 	if req.AdditionalAnnouncableCIDRs != nil {

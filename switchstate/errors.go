@@ -1,36 +1,40 @@
 package switchstate
 
-import "errors"
+import (
+	"errors"
+
+	"github.com/metalkit/metalkit/errdefs"
+)
 
 // Sentinel errors. Errors returned by this package wrap one of them (or a
 // backends error) and name the offending field and value; callers test with
-// errors.Is.
+// errors.Is. Each belongs to one of the shared classes of package errdefs.
 var (
 	// ErrNotFound is returned when a switch, or a port named in a request,
 	// does not exist.
-	ErrNotFound = errors.New("switchstate: not found")
+	ErrNotFound = errdefs.Sentinel(errdefs.ErrNotFound, "switchstate: not found")
 
 	// ErrConflict is returned when a request contradicts the stored state:
 	// deleting a switch with connections, renaming or dropping a connected
 	// port, moving a connected switch, a machine stored on a switch that no
 	// longer sees it, a port connected to two machines.
-	ErrConflict = errors.New("switchstate: conflict")
+	ErrConflict = errdefs.Sentinel(errdefs.ErrConflict, "switchstate: conflict")
 
 	// ErrInvalidArgument is returned for malformed input: a missing id or
 	// os, an unknown vendor, mode or port state, duplicate ports, port names
 	// that cannot be translated, wiring that does not connect a machine to
 	// exactly two mirrored switches in one rack, malformed FRR output.
-	ErrInvalidArgument = errors.New("switchstate: invalid argument")
+	ErrInvalidArgument = errdefs.Sentinel(errdefs.ErrInvalidArgument, "switchstate: invalid argument")
 
 	// ErrStale is returned by ReadFRRFile when the file is older than the
-	// allowed age.
-	ErrStale = errors.New("switchstate: stale data")
-)
+	// allowed age: fresh data is not available. Class
+	// errdefs.ErrUnavailable.
+	ErrStale = errdefs.Sentinel(errdefs.ErrUnavailable, "switchstate: stale data")
 
-// errUnchanged rolls back a service transaction that found nothing to
-// change, so that no audit event is written for it; the service reports
-// success.
-var errUnchanged = errors.New("switchstate: unchanged")
+	// ErrCorrupt is returned when a stored record does not decode. Class
+	// errdefs.ErrCorrupt.
+	ErrCorrupt = errdefs.Sentinel(errdefs.ErrCorrupt, "switchstate: stored data is corrupt")
+)
 
 func isNotFound(err error) bool { return err != nil && errors.Is(err, ErrNotFound) }
 

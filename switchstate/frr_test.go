@@ -58,10 +58,10 @@ func TestParseFRRNeighborsEdges(t *testing.T) {
 		assert.Empty(t, got, empty)
 		assert.NotNil(t, got, empty)
 	}
-	got, err := ParseFRRNeighbors([]byte(`{"default":{"vrfName":"default","futureMember":1,"swp1":{"bgpState":"Established","unknown":[1],"addressFamilyInfo":{"ipv4Unicast":{"sentPrefixCounter":1},"IPv4 Unicast":{"sentPrefixCounter":2},"l2VpnEvpn":{"sentPrefixCounter":"x"}}}}}`))
+	_, err := ParseFRRNeighbors([]byte(`{"default":{"vrfName":"default","futureMember":1,"swp1":{"bgpState":"Established","unknown":[1],"addressFamilyInfo":{"ipv4Unicast":{"sentPrefixCounter":1},"IPv4 Unicast":{"sentPrefixCounter":2},"l2VpnEvpn":{"sentPrefixCounter":"x"}}}}}`))
 	assert.ErrorIs(t, err, ErrInvalidArgument, `"futureMember": 1 is a neighbour that is no object`)
 	assert.ErrorContains(t, err, `"futureMember"`)
-	got, err = ParseFRRNeighbors([]byte(`{"default":{"vrfName":"default","swp1":{"bgpState":"Established","unknown":[1],"addressFamilyInfo":{"ipv4Unicast":{"sentPrefixCounter":1},"IPv4 Unicast":{"sentPrefixCounter":2},"l2VpnEvpn":{"sentPrefixCounter":"x"}}}}}`))
+	got, err := ParseFRRNeighbors([]byte(`{"default":{"vrfName":"default","swp1":{"bgpState":"Established","unknown":[1],"addressFamilyInfo":{"ipv4Unicast":{"sentPrefixCounter":1},"IPv4 Unicast":{"sentPrefixCounter":2},"l2VpnEvpn":{"sentPrefixCounter":"x"}}}}}`))
 	require.NoError(t, err)
 	assert.Equal(t, int64(3), got["swp1"].SentPrefixCounter, "all four keys are summed; other families ignored")
 

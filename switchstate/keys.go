@@ -2,9 +2,9 @@ package switchstate
 
 import (
 	"encoding/binary"
-	"fmt"
 	"strings"
 
+	"github.com/metalkit/metalkit/errdefs"
 	"github.com/metalkit/metalkit/limits"
 )
 
@@ -69,7 +69,7 @@ func rackPrefix(rack string) []byte { return []byte(rack + "\x00") }
 func splitRackKey(key []byte) (rack, id string, err error) {
 	r, i, ok := strings.Cut(string(key), "\x00")
 	if !ok {
-		return "", "", fmt.Errorf("switchstate: corrupt partition index key %q", key)
+		return "", "", errdefs.Errorf(ErrCorrupt, "switchstate: corrupt partition index key %q", key)
 	}
 	return r, i, nil
 }

@@ -171,7 +171,7 @@ func (s *Service) storeBGP(tx backends.Tx, sw *Switch, report map[string]BGPPort
 		var old BGPPortState
 		if had {
 			if err := json.Unmarshal(oldRaw, &old); err != nil {
-				return fmt.Errorf("switchstate: decode BGP state of %q port %q: %w", sw.ID, name, err)
+				return errdefs.Errorf(ErrCorrupt, "switchstate: decode BGP state of %q port %q: %v", sw.ID, name, err)
 			}
 		}
 		if has {

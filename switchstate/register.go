@@ -66,9 +66,7 @@ func (r *RegisterRequest) validate() (Vendor, error) {
 			errs = append(errs, invalid(err))
 		}
 	}
-	if err := limits.Count("nics", len(r.Nics)); err != nil {
-		errs = append(errs, invalid(err))
-	}
+
 	if r.ManagementIP.IsValid() && r.ManagementIP.Zone() != "" {
 		errs = append(errs, errdefs.Errorf(ErrInvalidArgument, "switchstate: management_ip %s: zones are not allowed", r.ManagementIP))
 	}
@@ -81,6 +79,9 @@ func (r *RegisterRequest) validate() (Vendor, error) {
 			errs = append(errs, err)
 		}
 		vendor = v
+	}
+	if err := limits.Count("nics", len(r.Nics)); err != nil {
+		return "", joinErrs(append(errs, invalid(err)))
 	}
 	names := map[string]bool{}
 	ids := map[string]string{}
@@ -287,7 +288,7 @@ func moveBGPState(tx backends.Tx, old, sw *Switch, renames map[string]string) er
 	}
 	for _, n := range old.Nics {
 		if _, renamed := renames[n.Name]; !renamed && !kept[n.Name] {
-			if err := clearBucket(tx, historyBucket(sw.ID), historyPrefix(n.Name)); err != nil {
+			if _, err := backends.DeletePrefix(tx, historyBucket(sw.ID), historyPrefix(n.Name)); err != nil {
 				return err
 			}
 		}

@@ -71,10 +71,10 @@ func (s *Service) replaceTx(tx backends.Tx, old *Switch, req *RegisterRequest, v
 			renames = append(renames, PortRename{MachineID: c.MachineID, OldSwitch: old.ID, OldPort: oldPort, NewSwitch: sw.ID, NewPort: np})
 		}
 	}
-	if err := clearBucket(tx, bgpBucket(sw.ID), nil); err != nil {
+	if _, err := backends.DeletePrefix(tx, bgpBucket(sw.ID), nil); err != nil {
 		return err
 	}
-	if err := clearBucket(tx, historyBucket(sw.ID), nil); err != nil {
+	if _, err := backends.DeletePrefix(tx, historyBucket(sw.ID), nil); err != nil {
 		return err
 	}
 	if err := putSwitch(tx, old, sw); err != nil {

@@ -25,7 +25,7 @@ func loadSwitch(tx backends.Tx, id string) (*Switch, error) {
 	}
 	var sw Switch
 	if err := json.Unmarshal(raw, &sw); err != nil {
-		return nil, fmt.Errorf("switchstate: decode switch %q: %w", id, err)
+		return nil, errdefs.Errorf(ErrCorrupt, "switchstate: decode switch %q: %v", id, err)
 	}
 	return &sw, nil
 }
@@ -116,23 +116,6 @@ func cloneSwitch(sw *Switch) *Switch {
 	return &c
 }
 
-// scanIDs lists the keys of a bucket, or those starting with prefix.
-func scanKeys(tx backends.Tx, bucket string, prefix []byte) ([][]byte, error) {
-	var keys [][]byte
-	var from []byte
-	if len(prefix) > 0 {
-		from = prefix
-	}
-	err := tx.Ascend(bucket, from, func(k, _ []byte) (bool, error) {
-		if !bytes.HasPrefix(k, prefix) {
-			return false, nil
-		}
-		keys = append(keys, k)
-		return true, nil
-	})
-	return keys, err
-}
-
 // partitionSwitches returns the ids of the switches of a partition, of one
 // rack when rack is not empty, in rack and id order.
 func partitionSwitches(tx backends.Tx, partition, rack string, anyRack bool) ([]string, error) {
@@ -140,7 +123,7 @@ func partitionSwitches(tx backends.Tx, partition, rack string, anyRack bool) ([]
 	if !anyRack {
 		prefix = rackPrefix(rack)
 	}
-	keys, err := scanKeys(tx, partitionBucket(partition), prefix)
+	keys, err := backends.KeysWithPrefix(tx, partitionBucket(partition), prefix)
 	if err != nil {
 		return nil, err
 	}
@@ -158,7 +141,7 @@ func partitionSwitches(tx backends.Tx, partition, rack string, anyRack bool) ([]
 // machineSwitches returns the ids of the switches holding connections of
 // machineID.
 func machineSwitches(tx backends.Tx, machineID string) ([]string, error) {
-	keys, err := scanKeys(tx, machineBucket(machineID), nil)
+	keys, err := backends.KeysWithPrefix(tx, machineBucket(machineID), nil)
 	if err != nil {
 		return nil, err
 	}
@@ -179,7 +162,7 @@ func loadStatus(tx backends.Tx, id string) (status, error) {
 		return st, fmt.Errorf("switchstate: read status of %q: %w", id, err)
 	}
 	if err := json.Unmarshal(raw, &st); err != nil {
-		return st, fmt.Errorf("switchstate: decode status of %q: %w", id, err)
+		return st, errdefs.Errorf(ErrCorrupt, "switchstate: decode status of %q: %v", id, err)
 	}
 	return st, nil
 }
@@ -198,7 +181,7 @@ func loadBGP(tx backends.Tx, id string) (map[string]BGPPortState, error) {
 	err := tx.Ascend(bgpBucket(id), nil, func(k, v []byte) (bool, error) {
 		var st BGPPortState
 		if err := json.Unmarshal(v, &st); err != nil {
-			return false, fmt.Errorf("switchstate: decode BGP state of %q port %q: %w", id, k, err)
+			return false, errdefs.Errorf(ErrCorrupt, "switchstate: decode BGP state of %q port %q: %v", id, k, err)
 		}
 		out[string(k)] = st
 		return true, nil
@@ -284,7 +267,7 @@ func loadHistory(tx backends.Tx, id, port string) ([]BGPTransition, error) {
 		}
 		var tr BGPTransition
 		if err := json.Unmarshal(v, &tr); err != nil {
-			return false, fmt.Errorf("switchstate: decode BGP history of %q port %q: %w", id, port, err)
+			return false, errdefs.Errorf(ErrCorrupt, "switchstate: decode BGP history of %q port %q: %v", id, port, err)
 		}
 		out = append(out, tr)
 		return true, nil
@@ -319,20 +302,6 @@ func moveHistory(tx backends.Tx, id, from, to string) error {
 	}
 	for _, m := range moved {
 		if err := tx.Put(historyBucket(id), historyKey(to, m.seq), m.v); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// clearBucket deletes every key of a bucket, or of one key prefix.
-func clearBucket(tx backends.Tx, bucket string, prefix []byte) error {
-	keys, err := scanKeys(tx, bucket, prefix)
-	if err != nil {
-		return err
-	}
-	for _, k := range keys {
-		if err := tx.Delete(bucket, k); err != nil {
 			return err
 		}
 	}

@@ -280,13 +280,6 @@ type BGPPortState struct {
 	Stale    bool      `json:"Stale,omitempty"`
 }
 
-// sameStored reports whether the seven stored fields are equal.
-func (b BGPPortState) sameStored(o BGPPortState) bool {
-	return b.Neighbor == o.Neighbor && b.PeerGroup == o.PeerGroup && b.VrfName == o.VrfName &&
-		b.BgpState == o.BgpState && b.BgpTimerUpEstablished == o.BgpTimerUpEstablished &&
-		b.SentPrefixCounter == o.SentPrefixCounter && b.AcceptedPrefixCounter == o.AcceptedPrefixCounter
-}
-
 // stored returns the state with the read-only fields cleared.
 func (b BGPPortState) stored() BGPPortState {
 	b.Reported, b.Stale = time.Time{}, false

@@ -187,10 +187,10 @@ func testInvalidKeys(t *testing.T, s backends.Store) {
 		}
 		noop := func(k, v []byte) (bool, error) { return true, nil }
 		if err := tx.Ascend("", nil, noop); !errors.Is(err, backends.ErrInvalidKey) {
-			return fmt.Errorf("Ascend with empty bucket = %v, want ErrInvalidKey", err)
+			return fmt.Errorf("ascend with empty bucket = %v, want ErrInvalidKey", err)
 		}
 		if err := tx.Descend("b", []byte{}, noop); !errors.Is(err, backends.ErrInvalidKey) {
-			return fmt.Errorf("Descend from empty key = %v, want ErrInvalidKey", err)
+			return fmt.Errorf("descend from empty key = %v, want ErrInvalidKey", err)
 		}
 		return nil
 	})
@@ -352,10 +352,10 @@ func testReadOwnWrites(t *testing.T, s backends.Store) {
 			return err
 		}
 		if w := []string{"a=1", "b=2", "c=33", "f=6"}; fmt.Sprint(asc) != fmt.Sprint(w) {
-			return fmt.Errorf("Ascend inside the update = %v; want %v", asc, w)
+			return fmt.Errorf("ascend inside the update = %v; want %v", asc, w)
 		}
 		if w := []string{"c=33", "b=2", "a=1"}; fmt.Sprint(desc) != fmt.Sprint(w) {
-			return fmt.Errorf("Descend inside the update = %v; want %v", desc, w)
+			return fmt.Errorf("descend inside the update = %v; want %v", desc, w)
 		}
 		return nil
 	}))
@@ -405,10 +405,10 @@ func testReadOnlyView(t *testing.T, s backends.Store) {
 	put(t, s, "b", "k", "v")
 	err := s.View(ctx, func(tx backends.Tx) error {
 		if err := tx.Put("b", []byte("k"), []byte("w")); !errors.Is(err, backends.ErrReadOnly) {
-			return fmt.Errorf("Put in View = %v; want ErrReadOnly", err)
+			return fmt.Errorf("put in View = %v; want ErrReadOnly", err)
 		}
 		if err := tx.Delete("b", []byte("k")); !errors.Is(err, backends.ErrReadOnly) {
-			return fmt.Errorf("Delete in View = %v; want ErrReadOnly", err)
+			return fmt.Errorf("delete in View = %v; want ErrReadOnly", err)
 		}
 		return nil
 	})

@@ -110,6 +110,22 @@ func testPrefixHelpers(t *testing.T, s backends.Store) {
 		assert.False(t, has)
 		return nil
 	}))
+	desc := func(prefix, from []byte) []string {
+		var out []string
+		require.NoError(t, s.View(ctx, func(tx backends.Tx) error {
+			out = nil
+			return backends.DescendPrefix(tx, "p", prefix, from, func(k, _ []byte) (bool, error) {
+				out = append(out, string(k))
+				return true, nil
+			})
+		}))
+		return out
+	}
+	assert.Equal(t, []string{"a\x002", "a\x001", "a\x00"}, desc([]byte("a\x00"), nil))
+	assert.Equal(t, []string{"a\x001", "a\x00"}, desc([]byte("a\x00"), []byte("a\x001")))
+	assert.Equal(t, []string{"ab", "a\x002", "a\x001", "a\x00"}, desc([]byte("a"), nil))
+	assert.Equal(t, []string{"b"}, desc([]byte("b"), nil), "the successor of the prefix is skipped, nothing before it follows")
+	assert.Empty(t, desc([]byte("c"), nil))
 	require.NoError(t, s.Update(ctx, func(tx backends.Tx) error {
 		n, err := backends.DeletePrefix(tx, "p", []byte("a"))
 		assert.Equal(t, 4, n)

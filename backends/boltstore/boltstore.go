@@ -441,17 +441,41 @@ func (s *Store) handOff(requeue []*call) {
 	next.wake <- order{kind: orderLead}
 }
 
-// run calls fn with a Tx over btx that stops working once fn returns.
+// run calls fn with a Tx over btx that stops working once fn returns. When
+// fn succeeds, the buckets it emptied are dropped.
 func run(fn func(backends.Tx) error, btx *bolt.Tx) error {
 	t := &tx{btx: btx, readOnly: !btx.Writable()}
 	defer func() { t.btx = nil }()
-	return fn(t)
+	if err := fn(t); err != nil {
+		return err
+	}
+	return t.dropEmpty()
 }
 
 // tx implements backends.Tx over a bbolt transaction.
 type tx struct {
 	btx      *bolt.Tx
 	readOnly bool
+	// deleted names the buckets this transaction deleted keys from; they
+	// are checked for emptiness once, at the end.
+	deleted map[string]struct{}
+}
+
+// dropEmpty deletes the buckets that the transaction left empty: a bucket
+// exists only while it holds a key (see backends.Tx).
+func (t *tx) dropEmpty() error {
+	for name := range t.deleted {
+		b := t.btx.Bucket([]byte(name))
+		if b == nil {
+			continue
+		}
+		if k, _ := b.Cursor().First(); k == nil {
+			if err := t.btx.DeleteBucket([]byte(name)); err != nil {
+				return fmt.Errorf("boltstore: drop empty bucket %q: %w", name, err)
+			}
+		}
+	}
+	return nil
 }
 
 func (t *tx) Get(bucket string, key []byte) ([]byte, error) {
@@ -511,17 +535,16 @@ func (t *tx) Delete(bucket string, key []byte) error {
 	if err := b.Delete(key); err != nil {
 		return fmt.Errorf("boltstore: delete bucket %q key %x: %w", bucket, key, err)
 	}
-	// A bucket exists only while it holds a key (see backends.Tx).
-	if k, _ := b.Cursor().First(); k == nil {
-		if err := t.btx.DeleteBucket([]byte(bucket)); err != nil {
-			return fmt.Errorf("boltstore: drop empty bucket %q: %w", bucket, err)
-		}
+	if t.deleted == nil {
+		t.deleted = make(map[string]struct{})
 	}
+	t.deleted[bucket] = struct{}{}
 	return nil
 }
 
 // Buckets implements backends.Tx: bbolt's top-level buckets are the store's
-// buckets, and an empty one never remains.
+// buckets (a bucket this transaction emptied is skipped; it is dropped at
+// the end).
 func (t *tx) Buckets(from string, fn func(name string) (bool, error)) error {
 	if t.btx == nil {
 		return errTxDone
@@ -534,6 +557,11 @@ func (t *tx) Buckets(from string, fn func(name string) (bool, error)) error {
 		k, _ = c.Seek([]byte(from))
 	}
 	for ; k != nil; k, _ = c.Next() {
+		if _, ok := t.deleted[string(k)]; ok {
+			if first, _ := t.btx.Bucket(k).Cursor().First(); first == nil {
+				continue
+			}
+		}
 		more, err := fn(string(k))
 		if err != nil || !more {
 			return err

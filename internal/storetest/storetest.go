@@ -3,10 +3,16 @@
 package storetest
 
 import (
+	"context"
 	"path/filepath"
+	"strings"
+	"sync"
 	"testing"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/metalkit/metalkit/backends"
+	"github.com/metalkit/metalkit/backends/backendtest"
 	"github.com/metalkit/metalkit/backends/boltstore"
 	"github.com/metalkit/metalkit/backends/memstore"
 	"github.com/metalkit/metalkit/backends/redisstore"
@@ -69,12 +75,69 @@ func newBolt(tb testing.TB) backends.Store {
 	return s
 }
 
+// redisClients maps the Redis stores made by newRedis to their client, for
+// RawKeys.
+var (
+	redisMu      sync.Mutex
+	redisClients = map[backends.Store]*redis.Client{}
+)
+
 func newRedis(tb testing.TB) backends.Store {
 	srv := redistest.Start(tb)
-	s, err := redisstore.New(srv.Client(tb), nil)
+	client := srv.Client(tb)
+	s, err := redisstore.New(client, nil)
 	if err != nil {
 		tb.Fatalf("storetest: redisstore: %v", err)
 	}
-	tb.Cleanup(func() { _ = s.Close() })
+	redisMu.Lock()
+	redisClients[s] = client
+	redisMu.Unlock()
+	tb.Cleanup(func() {
+		_ = s.Close()
+		redisMu.Lock()
+		delete(redisClients, s)
+		redisMu.Unlock()
+	})
 	return s
+}
+
+// RawKeys lists every key the store keeps in its storage, as the adapter's
+// own layout names them: for redisstore every Redis key under the store's
+// prefix (values, indexes, versions, registry), for the others the
+// bucket/key pairs of a Dump. A test compares two listings to show that
+// nothing was left behind.
+func RawKeys(tb testing.TB, s backends.Store) map[string]string {
+	tb.Helper()
+	redisMu.Lock()
+	rs, ok := redisClients[s]
+	redisMu.Unlock()
+	if ok {
+		keys, err := rs.Keys(context.Background(), "{"+redisstore.DefaultKeyPrefix+"}*").Result()
+		if err != nil {
+			tb.Fatalf("storetest: list redis keys: %v", err)
+		}
+		out := make(map[string]string, len(keys))
+		for _, k := range keys {
+			typ, err := rs.Type(context.Background(), k).Result()
+			if err != nil {
+				tb.Fatalf("storetest: type of %q: %v", k, err)
+			}
+			out[k] = typ
+			if typ == "string" && strings.HasPrefix(k, "{"+redisstore.DefaultKeyPrefix+"}:v:") {
+				v, err := rs.Get(context.Background(), k).Result()
+				if err != nil {
+					tb.Fatalf("storetest: get %q: %v", k, err)
+				}
+				out[k] = v
+			}
+		}
+		return out
+	}
+	out := map[string]string{}
+	for b, kv := range backendtest.Dump(tb, s) {
+		for k, v := range kv {
+			out[b+"\x00"+k] = v
+		}
+	}
+	return out
 }
