@@ -14,11 +14,47 @@
 //   - backends/redisstore: Redis (also Cluster and Sentinel through the
 //     caller's go-redis UniversalClient), shared by many processes.
 //
-// Domain packages (ipam, network, switchstate, audit) import only backends.
+// Domain packages (ipam, network, switchstate, audit) import only backends
+// (and the leaf packages errdefs and limits).
 // Every operation is written once as a function of a backends.Tx, and a thin
 // service per package runs it in Store.Update or Store.View; an operation
 // that spans packages calls the others' transaction functions inside one
 // transaction, so it commits whole or not at all.
+//
+// # Composing operations
+//
+// Every service (Kit.IPAM, Kit.Networks, Kit.Switches) runs each operation
+// in a transaction of its own, or bound to a transaction the caller holds:
+// Kit.Update gives a Tx with every service bound to one transaction, so
+// that operations of several packages, and keys of the caller's own,
+// commit together or not at all, each with its audit entry:
+//
+//	err := kit.Update(ctx, func(tx *metalkit.Tx) error {
+//		child, err := tx.Networks.AllocateChild(network.AllocateRequest{PartitionID: "fra-equ01", ProjectID: "p1"})
+//		if err != nil {
+//			return err
+//		}
+//		if err := tx.Switches.SetMachineVRF("m1", switchstate.TenantVRF(child.VRF)); err != nil {
+//			return err
+//		}
+//		return tx.Backend().Put("app/machines", []byte("m1"), []byte(child.ID))
+//	})
+//
+// The caller travels in the context (audit.NewContext); every service reads
+// it from there for its audit entries.
+//
+// # Errors and limits
+//
+// Every package's sentinels belong to one of the classes of package
+// errdefs (not found, invalid argument, conflict, forbidden, exhausted,
+// unavailable, corrupt), so errors.Is(err, errdefs.ErrNotFound) works
+// whichever package returned err. A store that cannot be reached gives
+// backends.ErrUnavailable, never a domain error. The bounds on input (ids,
+// names, labels, tags) are in package limits.
+//
+// Operations return entities (networks, IPs, switches) as pointers to
+// fresh copies the caller owns, and small computed values (usage, pools,
+// prefixes) as values.
 //
 // # Picking a store
 //
