@@ -206,7 +206,7 @@ type Connection struct {
 
 // SyncResult is the outcome of one reconfiguration cycle of a switch agent.
 type SyncResult struct {
-	Time     time.Time     `json:"time"`
+	Time time.Time `json:"time"`
 	// Duration is how long the cycle took; in JSON, nanoseconds.
 	Duration time.Duration `json:"duration"`
 	Error    *string       `json:"error"`
