@@ -1,6 +1,7 @@
 package machine_test
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -195,4 +196,24 @@ func TestIssueSpecs(t *testing.T) {
 	assert.Equal(t, machine.IssueNoEventContainer, specs[0].ID)
 	specs[0].ID = "changed"
 	assert.Equal(t, machine.IssueNoEventContainer, machine.IssueSpecs()[0].ID, "a copy")
+}
+
+// BenchmarkFindIssues evaluates 1000 machines, a tenth of them firewalls.
+func BenchmarkFindIssues(b *testing.B) {
+	var machines []machine.Machine
+	containers := map[string]*machine.EventContainer{}
+	for i := range 1000 {
+		id := fmt.Sprintf("m%04d", i)
+		m, c := healthy(id, fmt.Sprintf("10.1.%d.%d", i/250, i%250))
+		if i%10 == 0 {
+			m = firewall(id, 4210000000+uint32(i%37))
+		}
+		machines = append(machines, m)
+		containers[id] = c
+	}
+	for b.Loop() {
+		if _, err := machine.FindIssues(machines, containers, now, machine.IssueParams{}); err != nil {
+			b.Fatal(err)
+		}
+	}
 }

@@ -1,6 +1,7 @@
 package machine_test
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -171,4 +172,20 @@ func TestCheckSizeOverlap(t *testing.T) {
 		}
 	}
 	assert.NoError(t, machine.CheckSizeOverlap(size("empty"), []machine.Size{base}))
+}
+
+// BenchmarkIdentify identifies a two-socket machine among 50 sizes.
+func BenchmarkIdentify(b *testing.B) {
+	var sizes []machine.Size
+	for i := range 50 {
+		sizes = append(sizes, size(fmt.Sprint("s", i), cores(uint64(2*i+1), uint64(2*i+2), "*Xeon*"),
+			machine.Constraint{Type: machine.MemoryConstraint, Min: 8 * gib, Max: 64 * gib},
+			machine.Constraint{Type: machine.StorageConstraint, Min: 0, Max: 1 << 50, Identifier: "/dev/sd*"}))
+	}
+	h := hw(20, "Intel Xeon", "Intel Xeon")
+	for b.Loop() {
+		if id, _ := machine.Identify(sizes, h); id != "s19" {
+			b.Fatal(id)
+		}
+	}
 }
