@@ -107,7 +107,8 @@ type AllocateSpec struct {
 //     limits.
 //
 // What needs the store or the catalog (the machine, networks, IPs, image,
-// project and partition exist and fit) is the service's.
+// project and partition exist and fit) is the service's. The spec's
+// Request shares its slices with req; req itself is not modified.
 func ValidateAllocateRequest(req AllocateRequest, creator string) (*AllocateSpec, error) {
 	var errs []error
 	add := func(err error) {

@@ -29,8 +29,9 @@ type Machine struct {
 	IPMI     IPMI     `json:"ipmi"`
 	State    State    `json:"state"`
 	LEDState LEDState `json:"ledstate"`
-	// Tags are the user's tags plus the system labels (see MachineTags);
-	// null on a free machine.
+	// Tags are the registration's tags on a new machine; an allocation
+	// sets the user's tags plus the system labels (see MachineTags), and
+	// freeing sets them to null.
 	Tags []string `json:"tags"`
 	// Allocation is nil exactly when the machine is free.
 	Allocation *Allocation `json:"allocation"`
