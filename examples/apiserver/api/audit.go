@@ -1,0 +1,64 @@
+package api
+
+// Every use of package audit in the server is in this file.
+
+import (
+	"context"
+	"net/http"
+
+	"github.com/metalkit/metalkit/audit"
+	"github.com/metalkit/metalkit/backends"
+)
+
+// auditExclude lists the requests metal-api does not audit although their
+// method would be: searches sent as POST.
+var auditExclude = []string{
+	"POST /v1/image/find",
+	"POST /v1/project/find",
+}
+
+// auditor returns the middleware that records a route's requests in the
+// kit's trail, with the authenticated user as the actor, and hands the
+// request's actor on in the context so that the catalog's event entries
+// share its request id. Without a trail it returns the handler unchanged.
+// It runs after authentication, so rejected requests are not recorded.
+func (s *Server) auditor() func(http.Handler) http.Handler {
+	if s.kit.Trail == nil {
+		return func(next http.Handler) http.Handler { return next }
+	}
+	mw := audit.Middleware(s.kit.Trail, &audit.MiddlewareOptions{
+		Exclude: auditExclude,
+		Identify: func(r *http.Request) (user, tenant, project string) {
+			if u := UserFrom(r.Context()); u != nil {
+				return u.EMail, u.Tenant, ""
+			}
+			return "", "", ""
+		},
+		Logger: s.log,
+	})
+	return func(next http.Handler) http.Handler {
+		return mw(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), actorKey{}, audit.ActorOf(r))))
+		}))
+	}
+}
+
+type actorKey struct{}
+
+// actorFrom returns the actor the auditor put in ctx; the zero actor when
+// there is none (an unaudited request, or a call from Go code).
+func actorFrom(ctx context.Context) audit.Actor {
+	a, _ := ctx.Value(actorKey{}).(audit.Actor)
+	return a
+}
+
+// trailUpdater returns the catalog's way to commit a change: one
+// transaction of store that also records the change as an event entry in
+// trail (when the trail shares the store, in the same transaction). With a
+// nil trail it only runs the transaction.
+func trailUpdater(trail *audit.Trail, store backends.Store) updater {
+	return func(ctx context.Context, detail, path string, body any, fn func(tx backends.Tx) error) error {
+		ev := &audit.Event{Actor: actorFrom(ctx), Detail: detail, Path: path, Body: body}
+		return trail.Update(ctx, store, ev, fn)
+	}
+}
