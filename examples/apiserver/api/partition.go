@@ -30,8 +30,8 @@ type partition struct {
 	DNSServers         []dnsServer       `json:"dns_servers,omitempty"`
 	NTPServers         []ntpServer       `json:"ntp_servers,omitempty"`
 	BootConfig         bootConfig        `json:"bootconfig"`
-	Created            time.Time          `json:"created"`
-	Changed            time.Time          `json:"changed"`
+	Created            time.Time         `json:"created"`
+	Changed            time.Time         `json:"changed"`
 }
 
 type bootConfig struct {
