@@ -149,3 +149,24 @@ func requireHTTPError(t *testing.T, err error, code int, want string) {
 	require.Equal(t, code, p.StatusCode, "payload status of %v", err)
 	require.Contains(t, p.Message, want)
 }
+
+// newDriverWithToken returns a metal-go client that sends a bearer token.
+func newDriverWithToken(url, token string) (metalgo.Client, error) {
+	return metalgo.NewDriver(url, token, "")
+}
+
+// signedHeaders returns the HMAC headers of the admin key for method at
+// date, as metal-stack/security makes them.
+func signedHeaders(method string, date time.Time) map[string]string {
+	auth := security.NewHMACAuth(api.AuthTypeAdmin, []byte(adminKey))
+	return auth.AuthHeaders(method, date)
+}
+
+// newKit returns a kit over a new memstore.
+func newKit(t *testing.T) *metalkit.Kit {
+	t.Helper()
+	kit, err := metalkit.Open(memstore.New(), nil)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = kit.Close() })
+	return kit
+}
