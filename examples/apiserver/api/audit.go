@@ -37,11 +37,56 @@ func (s *Server) auditor() func(http.Handler) http.Handler {
 		Logger: s.log,
 	})
 	return func(next http.Handler) http.Handler {
-		return mw(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		audited := mw(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if g, ok := r.Context().Value(guardKey{}).(*trailGuard); ok {
+				g.reached = true
+			}
 			next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), actorKey{}, audit.ActorOf(r))))
 		}))
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			g := &trailGuard{ResponseWriter: w}
+			audited.ServeHTTP(g, r.WithContext(context.WithValue(r.Context(), guardKey{}, g)))
+			if !g.reached && g.status != 0 {
+				// The middleware refused the request itself: the trail could
+				// not record it. Answer in metal-api's error format.
+				writeErrorStatus(w, g.status, "the audit trail cannot record the request, so it was not run; try again later")
+			}
+		})
 	}
 }
+
+type guardKey struct{}
+
+// trailGuard passes a response on once the audit middleware has let the
+// request through to the handler, and holds back what the middleware
+// writes itself (its own 503 body when the trail fails), so that the
+// client gets the error in metal-api's format.
+type trailGuard struct {
+	http.ResponseWriter
+	reached bool
+	status  int
+}
+
+func (g *trailGuard) WriteHeader(code int) {
+	if g.reached {
+		g.ResponseWriter.WriteHeader(code)
+		return
+	}
+	g.status = code
+}
+
+func (g *trailGuard) Write(p []byte) (int, error) {
+	if g.reached {
+		return g.ResponseWriter.Write(p)
+	}
+	if g.status == 0 {
+		g.status = http.StatusServiceUnavailable
+	}
+	return len(p), nil
+}
+
+// Unwrap lets http.ResponseController reach the connection's writer.
+func (g *trailGuard) Unwrap() http.ResponseWriter { return g.ResponseWriter }
 
 type actorKey struct{}
 

@@ -207,6 +207,9 @@ func (s *Server) authorize(role Role, pattern string, next http.Handler) http.Ha
 				u.Name, pattern, role, u.Name, u.Role))
 			return
 		}
+		if sw, ok := w.(*statusWriter); ok {
+			sw.user = u.Name
+		}
 		next.ServeHTTP(w, r.WithContext(withUser(r.Context(), u)))
 	})
 }

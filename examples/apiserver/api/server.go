@@ -76,13 +76,21 @@ type Options struct {
 
 // Version is the answer of /v1/version (metal-lib's rest.version).
 type Version struct {
-	Name             string `json:"name"`
-	Version          string `json:"version"`
-	BuildDate        string `json:"builddate"`
-	Revision         string `json:"revision"`
-	GitSHA1          string `json:"gitsha1"`
+	// Name names the program.
+	Name string `json:"name"`
+	// Version is the program's version.
+	Version string `json:"version"`
+	// BuildDate is when the program was built.
+	BuildDate string `json:"builddate"`
+	// Revision is the source revision.
+	Revision string `json:"revision"`
+	// GitSHA1 is the short commit hash.
+	GitSHA1 string `json:"gitsha1"`
+	// MinClientVersion is the oldest client version the server accepts
+	// (metalctl compares its own version with it).
 	MinClientVersion string `json:"min_client_version"`
-	ReleaseVersion   string `json:"release_version,omitempty"`
+	// ReleaseVersion is the release of the whole stack; empty is omitted.
+	ReleaseVersion string `json:"release_version,omitempty"`
 }
 
 // Route is one route of the server.
@@ -269,12 +277,8 @@ func (s *Server) done(sw *statusWriter, r *http.Request, start time.Time) {
 	if route == "GET /v1/health" || route == "GET /metrics" {
 		level = slog.LevelDebug
 	}
-	user := ""
-	if u := UserFrom(r.Context()); u != nil {
-		user = u.Name
-	}
 	s.log.Log(r.Context(), level, "request", "method", r.Method, "path", r.URL.Path, "route", route,
-		"status", status, "duration", took, "user", user, "rqid", sw.Header().Get("X-Request-Id"), "remote", r.RemoteAddr)
+		"status", status, "duration", took, "user", sw.user, "rqid", sw.Header().Get("X-Request-Id"), "remote", r.RemoteAddr)
 }
 
 // noRoute answers a request that no route takes with the status the mux
@@ -301,10 +305,12 @@ func (s *Server) reply(w http.ResponseWriter, r *http.Request, status int, v any
 	writeJSON(w, status, v)
 }
 
-// statusWriter remembers the status written.
+// statusWriter remembers the status written and the authenticated user,
+// for the request's log line.
 type statusWriter struct {
 	http.ResponseWriter
 	status int
+	user   string
 }
 
 func (w *statusWriter) WriteHeader(code int) {
