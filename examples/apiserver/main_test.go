@@ -161,7 +161,9 @@ func TestProgramShutsDownCleanly(t *testing.T) {
 	}()
 	_, err = io.WriteString(pw, `{"id": "in-flight", `)
 	require.NoError(t, err)
-	time.Sleep(300 * time.Millisecond)
+	// The first part was taken by the connection; give the server time to
+	// accept it and start the handler before the signal.
+	time.Sleep(500 * time.Millisecond)
 	require.NoError(t, cmd.Process.Signal(syscall.SIGTERM))
 	time.Sleep(300 * time.Millisecond)
 	_, err = io.WriteString(pw, `"bootconfig": {}}`)

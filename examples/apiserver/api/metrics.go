@@ -63,8 +63,15 @@ func newMetrics(reg *prometheus.Registry) (*Metrics, error) {
 	return m, nil
 }
 
-// observe counts one served request.
+// observe counts one served request. Methods outside HTTP's standard
+// ones are counted as "other", so that clients cannot grow the label set.
 func (m *Metrics) observe(method, route string, status int, took time.Duration) {
+	switch method {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+		http.MethodDelete, http.MethodOptions, http.MethodConnect, http.MethodTrace:
+	default:
+		method = "other"
+	}
 	m.requests.WithLabelValues(method, route, strconv.Itoa(status)).Inc()
 	m.duration.WithLabelValues(method, route).Observe(took.Seconds())
 }
