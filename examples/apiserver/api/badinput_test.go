@@ -126,6 +126,16 @@ func TestBadInputChangesNothing(t *testing.T) {
 		}), nil)
 		requireHTTPError(t, err, http.StatusBadRequest, `url "file:///etc/passwd": want an http or https URL`)
 	})
+	t.Run("missing ids through metal-go", func(t *testing.T) {
+		_, err := admin.Partition().CreatePartition(partition.NewCreatePartitionParams().WithBody(&models.V1PartitionCreateRequest{
+			Bootconfig: &models.V1PartitionBootConfiguration{},
+		}), nil)
+		requireHTTPError(t, err, http.StatusBadRequest, "id is required")
+		_, err = admin.Image().UpdateImage(image.NewUpdateImageParams().WithBody(&models.V1ImageUpdateRequest{Name: "x"}), nil)
+		requireHTTPError(t, err, http.StatusBadRequest, "id is required")
+		_, err = admin.Project().UpdateProject(project.NewUpdateProjectParams().WithBody(&models.V1ProjectUpdateRequest{Name: "x"}), nil)
+		requireHTTPError(t, err, http.StatusBadRequest, "meta.id is required")
+	})
 	t.Run("absent entities", func(t *testing.T) {
 		_, err := admin.Partition().UpdatePartition(partition.NewUpdatePartitionParams().WithBody(&models.V1PartitionUpdateRequest{ID: ptr("nope")}), nil)
 		requireHTTPError(t, err, http.StatusNotFound, `partition "nope" not found`)
