@@ -18,21 +18,45 @@ var forbiddenDeps = []string{
 	"github.com/metalkit/metalkit/backends/",
 }
 
+// heavyDeps are what the example server brings in and no library package
+// may depend on: RPC and metrics stacks and metal-stack's own clients and
+// libraries. Users embed the library without them.
+var heavyDeps = []string{
+	"google.golang.org/grpc",
+	"github.com/prometheus/",
+	"github.com/metal-stack/metal-go",
+	"github.com/metal-stack/metal-lib",
+}
+
+// libraryPackages are the library's packages (as go list patterns): the
+// root package, the domain packages, the storage contract and its
+// adapters, and the shared error classes and limits.
+var libraryPackages = []string{
+	".", "ipam", "network", "machine", "switchstate", "audit", "backends/...", "errdefs", "limits",
+}
+
 // adapterDeps lists the dependencies of the package in directory dir that
 // are in forbiddenDeps. It reports ok=false when dir holds no package.
 func adapterDeps(t *testing.T, dir string) (found []string, ok bool) {
+	return depsWithPrefix(t, dir, forbiddenDeps)
+}
+
+// depsWithPrefix lists the dependencies of the packages of pattern (a
+// directory, or a directory followed by /...) that start with one of
+// prefixes. It reports ok=false when the directory does not exist.
+func depsWithPrefix(t *testing.T, pattern string, prefixes []string) (found []string, ok bool) {
 	t.Helper()
-	if _, err := os.Stat(dir); err != nil {
+	if _, err := os.Stat(strings.TrimSuffix(pattern, "/...")); err != nil {
 		return nil, false
 	}
 	goBin, err := exec.LookPath("go")
 	if err != nil {
 		t.Skipf("skipping: the go command is not on PATH: %v", err)
 	}
-	out, err := exec.Command(goBin, "list", "-f", `{{join .Deps "\n"}}`, "./"+dir).CombinedOutput()
-	require.NoError(t, err, "go list ./%s: %s", dir, out)
+	out, err := exec.Command(goBin, "list", "-deps", "-f", "{{.ImportPath}}", "./"+pattern).CombinedOutput()
+	require.NoError(t, err, "go list -deps ./%s: %s", pattern, out)
 	for _, dep := range strings.Split(strings.TrimSpace(string(out)), "\n") {
-		for _, f := range forbiddenDeps {
+		for _, f := range prefixes {
 			if strings.HasPrefix(dep, f) {
 				found = append(found, dep)
 			}
@@ -59,4 +83,27 @@ func TestAdapterDepsDetectsDrivers(t *testing.T) {
 		t.Skip("skipping: backends/boltstore is not present")
 	}
 	assert.Contains(t, found, "go.etcd.io/bbolt")
+}
+
+// TestLibraryStaysLean fails when gRPC, Prometheus, metal-go or metal-lib
+// enters the dependencies of a library package.
+func TestLibraryStaysLean(t *testing.T) {
+	for _, pkg := range libraryPackages {
+		found, ok := depsWithPrefix(t, pkg, heavyDeps)
+		if !ok {
+			continue
+		}
+		assert.Empty(t, found, "library package %s depends on a heavy dependency", pkg)
+	}
+}
+
+// TestHeavyDepsDetected shows that the check above can fail: the example
+// server depends on Prometheus and metal-lib.
+func TestHeavyDepsDetected(t *testing.T) {
+	found, ok := depsWithPrefix(t, "examples/apiserver/api", heavyDeps)
+	if !ok {
+		t.Skip("skipping: examples/apiserver/api is not present")
+	}
+	assert.Contains(t, found, "github.com/prometheus/client_golang/prometheus")
+	assert.Contains(t, found, "github.com/metal-stack/metal-lib/httperrors")
 }

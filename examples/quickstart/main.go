@@ -6,6 +6,7 @@
 //
 //	go run ./examples/quickstart                            # a new bbolt file
 //	go run ./examples/quickstart -store bolt:/var/lib/x.db  # a given bbolt file
+//	go run ./examples/quickstart -store /var/lib/x.db       # the same
 //	go run ./examples/quickstart -store memory
 //	go run ./examples/quickstart -store redis://127.0.0.1:6379/0
 //
@@ -21,21 +22,14 @@ import (
 	"io"
 	"net/netip"
 	"os"
-	"path/filepath"
-	"strings"
-
-	"github.com/redis/go-redis/v9"
 
 	"github.com/metalkit/metalkit"
-	"github.com/metalkit/metalkit/backends"
-	"github.com/metalkit/metalkit/backends/boltstore"
-	"github.com/metalkit/metalkit/backends/memstore"
-	"github.com/metalkit/metalkit/backends/redisstore"
+	"github.com/metalkit/metalkit/examples/internal/storeflag"
 	"github.com/metalkit/metalkit/network"
 )
 
 func main() {
-	storeFlag := flag.String("store", "bolt", `where to keep the state: "bolt" (a new file in a temporary folder), "bolt:<path>", "memory" or "redis://host:port/db"`)
+	storeFlag := flag.String("store", "bolt", storeflag.Usage)
 	partition := flag.String("partition", "fra-equ01", "the partition of the super network")
 	project := flag.String("project", "project-a", "the project that allocates the child network and the IPs")
 	flag.Parse()
@@ -45,51 +39,15 @@ func main() {
 	}
 }
 
-// openStore opens the store a -store value names. The returned cleanup
-// removes what the program created for itself (a temporary folder).
-func openStore(spec string) (backends.Store, func(), error) {
-	switch {
-	case spec == "memory":
-		return memstore.New(), func() {}, nil
-	case spec == "bolt":
-		dir, err := os.MkdirTemp("", "metalkit-quickstart-")
-		if err != nil {
-			return nil, nil, err
-		}
-		s, err := boltstore.Open(filepath.Join(dir, "metalkit.db"), nil)
-		if err != nil {
-			_ = os.RemoveAll(dir)
-			return nil, nil, err
-		}
-		return s, func() { _ = os.RemoveAll(dir) }, nil
-	case strings.HasPrefix(spec, "bolt:"):
-		s, err := boltstore.Open(strings.TrimPrefix(spec, "bolt:"), nil)
-		return s, func() {}, err
-	case strings.HasPrefix(spec, "redis://"):
-		opts, err := redis.ParseURL(spec)
-		if err != nil {
-			return nil, nil, fmt.Errorf("-store %q: %w", spec, err)
-		}
-		client := redis.NewClient(opts)
-		s, err := redisstore.New(client, &redisstore.Options{KeyPrefix: "metalkit-quickstart"})
-		if err != nil {
-			_ = client.Close()
-			return nil, nil, err
-		}
-		return s, func() { _ = client.Close() }, nil
-	}
-	return nil, nil, fmt.Errorf(`-store %q: want "bolt", "bolt:<path>", "memory" or "redis://host:port/db"`, spec)
-}
-
 func run(ctx context.Context, out io.Writer, storeSpec, partition, project string) error {
-	store, cleanup, err := openStore(storeSpec)
+	opened, err := storeflag.Open(storeSpec, &storeflag.Options{KeyPrefix: "metalkit-quickstart", TempPattern: "metalkit-quickstart-"})
 	if err != nil {
 		return err
 	}
-	defer cleanup()
-	kit, err := metalkit.Open(store, nil)
+	defer opened.Cleanup()
+	kit, err := metalkit.Open(opened.Store, nil)
 	if err != nil {
-		_ = store.Close()
+		_ = opened.Store.Close()
 		return err
 	}
 	defer kit.Close()

@@ -1,0 +1,104 @@
+package api
+
+// Every use of package audit in the server is in this file.
+
+import (
+	"context"
+	"net/http"
+
+	"github.com/metalkit/metalkit/audit"
+	"github.com/metalkit/metalkit/backends"
+)
+
+// auditExclude lists the requests metal-api does not audit although their
+// method would be: searches sent as POST.
+var auditExclude = []string{
+	"POST /v1/image/find",
+	"POST /v1/project/find",
+}
+
+// auditor returns the middleware that records a route's requests in the
+// kit's trail, with the authenticated user as the actor, which the
+// middleware puts into the request's context (audit.NewContext), so that
+// the library's event entries share the request id. Without a trail it returns the handler unchanged.
+// It runs after authentication, so rejected requests are not recorded.
+func (s *Server) auditor() func(http.Handler) http.Handler {
+	if s.kit.Trail == nil {
+		return func(next http.Handler) http.Handler { return next }
+	}
+	mw := audit.Middleware(s.kit.Trail, &audit.MiddlewareOptions{
+		Exclude: auditExclude,
+		Identify: func(r *http.Request) audit.Actor {
+			if u := UserFrom(r.Context()); u != nil {
+				return audit.Actor{User: u.EMail, Tenant: u.Tenant, Admin: u.Role == RoleAdmin}
+			}
+			return audit.Actor{}
+		},
+		Logger: s.log,
+	})
+	return func(next http.Handler) http.Handler {
+		audited := mw(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if g, ok := r.Context().Value(guardKey{}).(*trailGuard); ok {
+				g.reached = true
+			}
+			next.ServeHTTP(w, r)
+		}))
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			g := &trailGuard{ResponseWriter: w}
+			audited.ServeHTTP(g, r.WithContext(context.WithValue(r.Context(), guardKey{}, g)))
+			if !g.reached && g.status != 0 {
+				// The middleware refused the request itself: the trail could
+				// not record it. Answer in metal-api's error format.
+				writeErrorStatus(w, g.status, "the audit trail cannot record the request, so it was not run; try again later")
+			}
+		})
+	}
+}
+
+type guardKey struct{}
+
+// trailGuard passes a response on once the audit middleware has let the
+// request through to the handler, and holds back what the middleware
+// writes itself (its own 503 body when the trail fails), so that the
+// client gets the error in metal-api's format.
+type trailGuard struct {
+	http.ResponseWriter
+	reached bool
+	status  int
+}
+
+func (g *trailGuard) WriteHeader(code int) {
+	if g.reached {
+		g.ResponseWriter.WriteHeader(code)
+		return
+	}
+	g.status = code
+}
+
+func (g *trailGuard) Write(p []byte) (int, error) {
+	if g.reached {
+		return g.ResponseWriter.Write(p)
+	}
+	if g.status == 0 {
+		g.status = http.StatusServiceUnavailable
+	}
+	return len(p), nil
+}
+
+// Unwrap lets http.ResponseController reach the connection's writer.
+func (g *trailGuard) Unwrap() http.ResponseWriter { return g.ResponseWriter }
+
+// trailUpdater returns the catalog's way to commit a change: one
+// transaction of store that also records the change as an event entry in
+// trail (when the trail shares the store, in the same transaction). With a
+// nil trail it only runs the transaction.
+func trailUpdater(trail *audit.Trail, store backends.Store) updater {
+	return func(ctx context.Context, detail, path string, body any, fn func(tx backends.Tx) error) error {
+		return audit.Update(ctx, trail, store, func(tx backends.Tx, rec *audit.Recorder) error {
+			if err := fn(tx); err != nil {
+				return err
+			}
+			return rec.Record(detail, path, body)
+		})
+	}
+}

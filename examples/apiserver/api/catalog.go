@@ -1,0 +1,215 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/metalkit/metalkit/backends"
+	"github.com/metalkit/metalkit/limits"
+)
+
+// updater commits a change: fn in one transaction of the catalog's store,
+// recorded as an event entry with the given detail, path and body. fn may
+// run more than once.
+type updater func(ctx context.Context, detail, path string, body any, fn func(tx backends.Tx) error) error
+
+// CatalogOptions configure a Catalog. A nil *CatalogOptions means the wall
+// clock and random UUIDs.
+type CatalogOptions struct {
+	// Clock gives the created and changed times; default time.Now (UTC).
+	Clock func() time.Time
+	// IDs makes the id of a project created without one; default random
+	// UUIDs (as metal-stack's masterdata-api does).
+	IDs func() string
+}
+
+// Catalog keeps what the server owns besides the library's state:
+// partitions, projects, images and filesystem layouts, each in a bucket of
+// its own in the store (see Buckets), each operation one transaction.
+//
+// Its methods Partition, Project and Image answer the library's catalog
+// questions (network.Catalog and, for machines, the image check), so a
+// Catalog can be given to the library's services as their catalog. It is
+// safe for concurrent use.
+type Catalog struct {
+	store  backends.Store
+	update updater
+	clock  func() time.Time
+	ids    func() string
+}
+
+// NewCatalog returns a Catalog over store. Its changes record no audit
+// events until a Server is built with it (New binds it to the kit's trail).
+func NewCatalog(store backends.Store, opts *CatalogOptions) *Catalog {
+	var o CatalogOptions
+	if opts != nil {
+		o = *opts
+	}
+	c := &Catalog{store: store, clock: o.Clock, ids: o.IDs}
+	if c.clock == nil {
+		c.clock = time.Now
+	}
+	if c.ids == nil {
+		c.ids = uuid.NewString
+	}
+	c.update = trailUpdater(nil, store)
+	return c
+}
+
+// now returns the catalog's time in UTC.
+func (c *Catalog) now() time.Time { return c.clock().UTC() }
+
+// view runs fn in one read-only transaction.
+func (c *Catalog) view(ctx context.Context, fn func(tx backends.Tx) error) error {
+	return c.store.View(ctx, fn)
+}
+
+// Partition returns nil when the partition exists, an error matching
+// errdefs.ErrNotFound when it does not, and errdefs.ErrInvalidArgument for
+// an id that no partition can have. One read.
+func (c *Catalog) Partition(ctx context.Context, id string) error {
+	if err := limits.ID("partition id", id); err != nil {
+		return err
+	}
+	return c.view(ctx, func(tx backends.Tx) error {
+		_, err := getPartitionTx(tx, id)
+		return err
+	})
+}
+
+// Project returns nil when the project exists, an error matching
+// errdefs.ErrNotFound when it does not, and errdefs.ErrInvalidArgument for
+// an id that no project can have. One read.
+func (c *Catalog) Project(ctx context.Context, id string) error {
+	if err := limits.ID("project id", id); err != nil {
+		return err
+	}
+	return c.view(ctx, func(tx backends.Tx) error {
+		_, err := getProjectTx(tx, id)
+		return err
+	})
+}
+
+// The roles of a machine an image can serve, named by an image's
+// features; the role argument of Catalog.Image.
+const (
+	ImageForMachine  = "machine"
+	ImageForFirewall = "firewall"
+)
+
+// Image returns nil when imageID names an image that can be used for role
+// (ImageForMachine or ImageForFirewall, by the image's features). The id resolves
+// as metal-api resolves an allocation's image: an exact version
+// (ubuntu-24.04.20240501) or the most recent image of a shorter one
+// (ubuntu-24.04). An absent image gives an error matching
+// errdefs.ErrNotFound; an unknown role or an image without the role's
+// feature gives errdefs.ErrInvalidArgument. sizeID is not checked yet: the
+// server keeps no size-image constraints. It scans the image bucket once.
+func (c *Catalog) Image(ctx context.Context, imageID, role, sizeID string) error {
+	if role != ImageForMachine && role != ImageForFirewall {
+		return invalid("role %s: want %q or %q", quote(role), ImageForMachine, ImageForFirewall)
+	}
+	if err := limits.ID("image id", imageID); err != nil {
+		return err
+	}
+	if err := limits.OptionalID("size id", sizeID); err != nil {
+		return err
+	}
+	var img *image
+	err := c.view(ctx, func(tx backends.Tx) error {
+		var err error
+		img, err = latestImageTx(tx, imageID)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	if !img.hasFeature(role) {
+		return invalid("image %s cannot be used for a %s: its features are %v", quote(img.ID), role, img.Features)
+	}
+	return nil
+}
+
+// getJSON reads the entity id of bucket into v. An absent one gives an
+// error matching errdefs.ErrNotFound that names kind and id; a value that
+// does not decode gives errdefs.ErrCorrupt.
+func getJSON(tx backends.Tx, bucket, kind, id string, v any) error {
+	b, err := tx.Get(bucket, []byte(id))
+	if errors.Is(err, backends.ErrNotFound) {
+		return notFound("%s %s not found", kind, quote(id))
+	}
+	if err != nil {
+		return fmt.Errorf("%s %s: %w", kind, quote(id), err)
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		return corrupt("%s %s: the stored value does not decode: %v", kind, quote(id), err)
+	}
+	return nil
+}
+
+// has reports whether bucket holds id.
+func has(tx backends.Tx, bucket, id string) (bool, error) {
+	_, err := tx.Get(bucket, []byte(id))
+	if errors.Is(err, backends.ErrNotFound) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// putJSON stores v as JSON under id in bucket.
+func putJSON(tx backends.Tx, bucket, id string, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	return tx.Put(bucket, []byte(id), b)
+}
+
+// listJSON decodes every value of bucket, in id order. One scan.
+func listJSON[T any](tx backends.Tx, bucket, kind string) ([]*T, error) {
+	out := []*T{}
+	err := tx.Ascend(bucket, nil, func(k, v []byte) (bool, error) {
+		var e T
+		if err := json.Unmarshal(v, &e); err != nil {
+			return false, corrupt("%s %s: the stored value does not decode: %v", kind, quote(string(k)), err)
+		}
+		out = append(out, &e)
+		return true, nil
+	})
+	return out, err
+}
+
+// viewValue runs fn in one read-only transaction and returns its result.
+func viewValue[T any](ctx context.Context, c *Catalog, fn func(tx backends.Tx) (T, error)) (T, error) {
+	var out T
+	err := c.view(ctx, func(tx backends.Tx) error {
+		var err error
+		out, err = fn(tx)
+		return err
+	})
+	if err != nil {
+		var zero T
+		return zero, err
+	}
+	return out, nil
+}
+
+// updateValue commits fn as one recorded change and returns its result.
+func updateValue[T any](ctx context.Context, c *Catalog, detail, path string, body any, fn func(tx backends.Tx) (T, error)) (T, error) {
+	var out T
+	err := c.update(ctx, detail, path, body, func(tx backends.Tx) error {
+		var err error
+		out, err = fn(tx)
+		return err
+	})
+	if err != nil {
+		var zero T
+		return zero, err
+	}
+	return out, nil
+}

@@ -1,0 +1,380 @@
+package api
+
+import (
+	"context"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/Masterminds/semver/v3"
+
+	"github.com/metalkit/metalkit/backends"
+	"github.com/metalkit/metalkit/limits"
+)
+
+// DefaultImageExpiration is how long an image created without an
+// expiration date stays valid (metal-api's 90 days).
+const DefaultImageExpiration = 90 * 24 * time.Hour
+
+// The classifications of an image; the first is the default.
+var classifications = []string{"preview", "supported", "deprecated"}
+
+// image is an image as stored and answered (metal-api's v1.ImageResponse).
+type image struct {
+	ID             string    `json:"id"`
+	Name           string    `json:"name"`
+	Description    string    `json:"description"`
+	URL            string    `json:"url"`
+	Features       []string  `json:"features"`
+	ExpirationDate time.Time `json:"expirationDate"`
+	Classification string    `json:"classification"`
+	UsedBy         []string  `json:"usedby"`
+	Created        time.Time `json:"created"`
+	Changed        time.Time `json:"changed"`
+}
+
+func (img *image) hasFeature(f string) bool { return slices.Contains(img.Features, f) }
+
+// imageRequest is the body of a create or update (metal-api's
+// v1.ImageCreateRequest and v1.ImageUpdateRequest). A nil field, and an
+// unset date, was not given; usedby is ignored.
+type imageRequest struct {
+	ID             *string    `json:"id"`
+	Name           *string    `json:"name"`
+	Description    *string    `json:"description"`
+	URL            *string    `json:"url"`
+	Features       []string   `json:"features"`
+	ExpirationDate *time.Time `json:"expirationDate"`
+	Classification *string    `json:"classification"`
+}
+
+// imageFindRequest is metal-api's image search query: every given field
+// must match; features must all be present.
+type imageFindRequest struct {
+	ID             *string  `json:"id"`
+	Name           *string  `json:"name"`
+	Features       []string `json:"features"`
+	OS             *string  `json:"os"`
+	Version        *string  `json:"version"`
+	Classification *string  `json:"classification"`
+}
+
+func (f *imageFindRequest) match(img *image) bool {
+	eq := func(want *string, got string) bool { return want == nil || *want == got }
+	if !eq(f.ID, img.ID) || !eq(f.Name, img.Name) || !eq(f.Classification, img.Classification) {
+		return false
+	}
+	if f.OS != nil || f.Version != nil {
+		os, v, err := osVersion(img.ID)
+		if err != nil || !eq(f.OS, os) || !eq(f.Version, v.String()) {
+			return false
+		}
+	}
+	for _, want := range f.Features {
+		if !img.hasFeature(want) {
+			return false
+		}
+	}
+	return true
+}
+
+// osVersion splits an image id at its last hyphen into the OS and a
+// semantic version, as metal-api does: ubuntu-small-24.04.20240501 is OS
+// ubuntu-small, version 24.4.20240501.
+func osVersion(id string) (string, *semver.Version, error) {
+	i := strings.LastIndexByte(id, '-')
+	if i <= 0 {
+		return "", nil, invalid("id %s: want <os>-<major>.<minor>[.<patch>], e.g. ubuntu-24.04 or ubuntu-24.04.20240501", quote(id))
+	}
+	v, err := semver.NewVersion(id[i+1:])
+	if err != nil {
+		return "", nil, invalid("id %s: %s is not a semantic version: %v", quote(id), quote(id[i+1:]), err)
+	}
+	return id[:i], v, nil
+}
+
+// apply copies the given fields of req onto img and returns the problems
+// of the features and the classification.
+func (req *imageRequest) apply(img *image) []error {
+	var errs []error
+	if req.Name != nil {
+		img.Name = *req.Name
+	}
+	if req.Description != nil {
+		img.Description = *req.Description
+	}
+	if req.URL != nil {
+		img.URL = *req.URL
+	}
+	if len(req.Features) > 0 {
+		var fs []string
+		for i, f := range req.Features {
+			if f != ImageForMachine && f != ImageForFirewall {
+				errs = append(errs, invalid("features[%d] %s: want %q or %q", i, quote(f), ImageForMachine, ImageForFirewall))
+				continue
+			}
+			if !slices.Contains(fs, f) {
+				fs = append(fs, f)
+			}
+		}
+		slices.Sort(fs)
+		img.Features = fs
+	}
+	if req.Classification != nil {
+		if !slices.Contains(classifications, *req.Classification) {
+			errs = append(errs, invalid("classification %s: want one of %s", quote(*req.Classification), strings.Join(classifications, ", ")))
+		} else {
+			img.Classification = *req.Classification
+		}
+	}
+	if t := givenTime(req.ExpirationDate); t != nil {
+		img.ExpirationDate = *t
+	}
+	return errs
+}
+
+// validate checks every field of an image to store.
+func (img *image) validate() []error {
+	var errs []error
+	add := func(err error) {
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if err := limits.ID("id", img.ID); err != nil {
+		add(err)
+	} else if _, _, err := osVersion(img.ID); err != nil {
+		add(err)
+	}
+	add(limits.Name("name", img.Name))
+	add(limits.Description("description", img.Description))
+	if img.URL == "" {
+		add(invalid("url is required"))
+	} else {
+		add(checkHTTPURL("url", img.URL))
+	}
+	return errs
+}
+
+func getImageTx(tx backends.Tx, id string) (*image, error) {
+	var img image
+	if err := getJSON(tx, bucketImage, "image", id, &img); err != nil {
+		return nil, err
+	}
+	return &img, nil
+}
+
+// matchingImagesTx returns the images id names, most recent first: with a
+// patch version exactly that version, else every version with the same
+// major and minor (metal-api's tilde match) of the same OS. One scan.
+func matchingImagesTx(tx backends.Tx, id string) ([]*image, error) {
+	os, want, err := osVersion(id)
+	if err != nil {
+		return nil, notFound("no image for id %s: %v", quote(id), err)
+	}
+	op := "~"
+	if want.Patch() > 0 {
+		op = "="
+	}
+	constraint, err := semver.NewConstraint(op + want.String())
+	if err != nil {
+		return nil, notFound("no image for id %s: %v", quote(id), err)
+	}
+	all, err := listJSON[image](tx, bucketImage, "image")
+	if err != nil {
+		return nil, err
+	}
+	type versioned struct {
+		img *image
+		v   *semver.Version
+	}
+	var found []versioned
+	for _, img := range all {
+		o, v, err := osVersion(img.ID)
+		if err != nil || o != os || !constraint.Check(v) {
+			continue
+		}
+		found = append(found, versioned{img, v})
+	}
+	slices.SortStableFunc(found, func(a, b versioned) int { return b.v.Compare(a.v) })
+	out := make([]*image, len(found))
+	for i, f := range found {
+		out[i] = f.img
+	}
+	return out, nil
+}
+
+// latestImageTx returns the most recent image id names (see
+// matchingImagesTx), or an error matching errdefs.ErrNotFound.
+func latestImageTx(tx backends.Tx, id string) (*image, error) {
+	imgs, err := matchingImagesTx(tx, id)
+	if err != nil {
+		return nil, err
+	}
+	if len(imgs) == 0 {
+		return nil, notFound("no image for id %s", quote(id))
+	}
+	return imgs[0], nil
+}
+
+// createImage stores a new image: features as given, classification
+// preview and an expiration in DefaultImageExpiration unless given. One
+// transaction.
+func (c *Catalog) createImage(ctx context.Context, req *imageRequest, urlErrs []error) (*image, error) {
+	now := c.now()
+	img := &image{ID: deref(req.ID), Features: []string{}, Classification: classifications[0], ExpirationDate: now.Add(DefaultImageExpiration)}
+	errs := append(req.apply(img), img.validate()...)
+	if err := joinInvalid(append(errs, urlErrs...)); err != nil {
+		return nil, err
+	}
+	return updateValue(ctx, c, "image.create", "image/"+img.ID, req, func(tx backends.Tx) (*image, error) {
+		if ok, err := has(tx, bucketImage, img.ID); err != nil || ok {
+			if err == nil {
+				err = conflict("image %s already exists", quote(img.ID))
+			}
+			return nil, err
+		}
+		out := *img
+		out.Created, out.Changed = now, now
+		return &out, putJSON(tx, bucketImage, out.ID, &out)
+	})
+}
+
+// updateImage changes the given fields of an image (features only when
+// some are given). One transaction.
+func (c *Catalog) updateImage(ctx context.Context, req *imageRequest, urlErrs []error) (*image, error) {
+	id := deref(req.ID)
+	if err := limits.ID("id", id); err != nil {
+		return nil, err
+	}
+	return updateValue(ctx, c, "image.update", "image/"+id, req, func(tx backends.Tx) (*image, error) {
+		img, err := getImageTx(tx, id)
+		if err != nil {
+			return nil, err
+		}
+		errs := append(req.apply(img), img.validate()...)
+		if err := joinInvalid(append(errs, urlErrs...)); err != nil {
+			return nil, err
+		}
+		img.Changed = c.now()
+		return img, putJSON(tx, bucketImage, id, img)
+	})
+}
+
+// deleteImage removes an image. One transaction.
+func (c *Catalog) deleteImage(ctx context.Context, id string) (*image, error) {
+	if err := limits.ID("id", id); err != nil {
+		return nil, err
+	}
+	return updateValue(ctx, c, "image.delete", "image/"+id, map[string]string{"id": id}, func(tx backends.Tx) (*image, error) {
+		img, err := getImageTx(tx, id)
+		if err != nil {
+			return nil, err
+		}
+		return img, tx.Delete(bucketImage, []byte(id))
+	})
+}
+
+// showUsage reads the show-usage query parameter. The server keeps no
+// machines yet, so usedby stays empty either way.
+func showUsage(r *http.Request) error {
+	if v := r.URL.Query().Get("show-usage"); v != "" {
+		if _, err := strconv.ParseBool(v); err != nil {
+			return invalid("show-usage %s is not a boolean", quote(v))
+		}
+	}
+	return nil
+}
+
+func (s *Server) listImages(w http.ResponseWriter, r *http.Request) {
+	if err := showUsage(r); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	imgs, err := viewValue(r.Context(), s.cat, func(tx backends.Tx) ([]*image, error) {
+		return listJSON[image](tx, bucketImage, "image")
+	})
+	s.reply(w, r, http.StatusOK, imgs, err)
+}
+
+func (s *Server) getImage(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	img, err := viewValue(r.Context(), s.cat, func(tx backends.Tx) (*image, error) { return getImageTx(tx, id) })
+	s.reply(w, r, http.StatusOK, img, err)
+}
+
+func (s *Server) latestImage(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	img, err := viewValue(r.Context(), s.cat, func(tx backends.Tx) (*image, error) { return latestImageTx(tx, id) })
+	s.reply(w, r, http.StatusOK, img, err)
+}
+
+func (s *Server) queryImages(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	imgs, err := viewValue(r.Context(), s.cat, func(tx backends.Tx) ([]*image, error) { return matchingImagesTx(tx, id) })
+	s.reply(w, r, http.StatusOK, imgs, err)
+}
+
+func (s *Server) findImages(w http.ResponseWriter, r *http.Request) {
+	var f imageFindRequest
+	if err := decodeBody(r, &f); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if err := showUsage(r); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	imgs, err := viewValue(r.Context(), s.cat, func(tx backends.Tx) ([]*image, error) {
+		all, err := listJSON[image](tx, bucketImage, "image")
+		if err != nil {
+			return nil, err
+		}
+		out := []*image{}
+		for _, img := range all {
+			if f.match(img) {
+				out = append(out, img)
+			}
+		}
+		return out, nil
+	})
+	s.reply(w, r, http.StatusOK, imgs, err)
+}
+
+// checkImageURL runs the server's URL check on a request's URL.
+func (s *Server) checkImageURL(ctx context.Context, req *imageRequest) []error {
+	if req.URL == nil || checkHTTPURL("url", *req.URL) != nil {
+		return nil
+	}
+	if err := s.checkURL.run(ctx, "url", *req.URL); err != nil {
+		return []error{err}
+	}
+	return nil
+}
+
+func (s *Server) createImage(w http.ResponseWriter, r *http.Request) {
+	var req imageRequest
+	if err := decodeBody(r, &req); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	img, err := s.cat.createImage(r.Context(), &req, s.checkImageURL(r.Context(), &req))
+	s.reply(w, r, http.StatusCreated, img, err)
+}
+
+func (s *Server) updateImage(w http.ResponseWriter, r *http.Request) {
+	var req imageRequest
+	if err := decodeBody(r, &req); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	img, err := s.cat.updateImage(r.Context(), &req, s.checkImageURL(r.Context(), &req))
+	s.reply(w, r, http.StatusOK, img, err)
+}
+
+func (s *Server) deleteImage(w http.ResponseWriter, r *http.Request) {
+	img, err := s.cat.deleteImage(r.Context(), r.PathValue("id"))
+	s.reply(w, r, http.StatusOK, img, err)
+}

@@ -1,0 +1,308 @@
+package api
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/netip"
+	"strings"
+	"time"
+
+	"github.com/metalkit/metalkit/backends"
+	"github.com/metalkit/metalkit/limits"
+	"github.com/metalkit/metalkit/network"
+)
+
+// metal-api's bounds on a partition's servers.
+const (
+	maxDNSServers = 3
+	maxNTPServers = 5
+)
+
+// partition is a partition as stored and answered (metal-api's
+// v1.PartitionResponse).
+type partition struct {
+	ID                 string            `json:"id"`
+	Name               string            `json:"name"`
+	Description        string            `json:"description"`
+	MgmtServiceAddress string            `json:"mgmtserviceaddress"`
+	Labels             map[string]string `json:"labels"`
+	DNSServers         []dnsServer       `json:"dns_servers,omitempty"`
+	NTPServers         []ntpServer       `json:"ntp_servers,omitempty"`
+	BootConfig         bootConfig        `json:"bootconfig"`
+	Created            time.Time         `json:"created"`
+	Changed            time.Time         `json:"changed"`
+}
+
+type bootConfig struct {
+	ImageURL    string `json:"imageurl"`
+	KernelURL   string `json:"kernelurl"`
+	CommandLine string `json:"commandline"`
+}
+
+type dnsServer struct {
+	IP string `json:"ip"`
+}
+
+type ntpServer struct {
+	Address string `json:"address"`
+}
+
+// partitionRequest is the body of a create or update: metal-api's
+// v1.PartitionCreateRequest and v1.PartitionUpdateRequest, which have the
+// same fields. A nil field was not given.
+type partitionRequest struct {
+	ID                 *string           `json:"id"`
+	Name               *string           `json:"name"`
+	Description        *string           `json:"description"`
+	MgmtServiceAddress *string           `json:"mgmtserviceaddress"`
+	Labels             map[string]string `json:"labels"`
+	DNSServers         []*dnsServerIn    `json:"dns_servers"`
+	NTPServers         []*ntpServerIn    `json:"ntp_servers"`
+	BootConfig         *bootConfigIn     `json:"bootconfig"`
+}
+
+type bootConfigIn struct {
+	ImageURL    *string `json:"imageurl"`
+	KernelURL   *string `json:"kernelurl"`
+	CommandLine *string `json:"commandline"`
+}
+
+type dnsServerIn struct {
+	IP *string `json:"ip"`
+}
+
+type ntpServerIn struct {
+	Address *string `json:"address"`
+}
+
+// apply copies the given fields of req onto p; problems with the server
+// lists are returned, each naming the entry.
+func (req *partitionRequest) apply(p *partition) []error {
+	var errs []error
+	if req.Name != nil {
+		p.Name = *req.Name
+	}
+	if req.Description != nil {
+		p.Description = *req.Description
+	}
+	if req.MgmtServiceAddress != nil {
+		p.MgmtServiceAddress = *req.MgmtServiceAddress
+	}
+	if req.Labels != nil {
+		p.Labels = req.Labels
+	}
+	if b := req.BootConfig; b != nil {
+		if b.ImageURL != nil {
+			p.BootConfig.ImageURL = *b.ImageURL
+		}
+		if b.KernelURL != nil {
+			p.BootConfig.KernelURL = *b.KernelURL
+		}
+		if b.CommandLine != nil {
+			p.BootConfig.CommandLine = *b.CommandLine
+		}
+	}
+	if req.DNSServers != nil {
+		p.DNSServers = []dnsServer{}
+		for i, s := range req.DNSServers {
+			if s == nil || s.IP == nil {
+				errs = append(errs, invalid("dns_servers[%d].ip is required", i))
+				continue
+			}
+			p.DNSServers = append(p.DNSServers, dnsServer{IP: *s.IP})
+		}
+	}
+	if req.NTPServers != nil {
+		p.NTPServers = []ntpServer{}
+		for i, s := range req.NTPServers {
+			if s == nil || s.Address == nil {
+				errs = append(errs, invalid("ntp_servers[%d].address is required", i))
+				continue
+			}
+			p.NTPServers = append(p.NTPServers, ntpServer{Address: *s.Address})
+		}
+	}
+	return errs
+}
+
+// validate checks every field of p and returns every problem.
+func (p *partition) validate() []error {
+	var errs []error
+	add := func(err error) {
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	add(limits.ID("id", p.ID))
+	add(limits.Name("name", p.Name))
+	add(limits.Description("description", p.Description))
+	add(limits.Name("mgmtserviceaddress", p.MgmtServiceAddress))
+	add(limits.Labels("labels", p.Labels))
+	if p.BootConfig.ImageURL != "" {
+		add(checkHTTPURL("bootconfig.imageurl", p.BootConfig.ImageURL))
+	}
+	if p.BootConfig.KernelURL != "" {
+		add(checkHTTPURL("bootconfig.kernelurl", p.BootConfig.KernelURL))
+	}
+	add(limits.Description("bootconfig.commandline", p.BootConfig.CommandLine))
+	if len(p.DNSServers) > maxDNSServers {
+		add(invalid("dns_servers has %d entries; at most %d are allowed", len(p.DNSServers), maxDNSServers))
+	}
+	for i, s := range p.DNSServers {
+		if _, err := netip.ParseAddr(s.IP); err != nil {
+			add(invalid("dns_servers[%d].ip %s is not an IP address", i, quote(s.IP)))
+		}
+	}
+	if len(p.NTPServers) > maxNTPServers {
+		add(invalid("ntp_servers has %d entries; at most %d are allowed", len(p.NTPServers), maxNTPServers))
+	}
+	for i, s := range p.NTPServers {
+		if _, err := netip.ParseAddr(s.Address); err != nil && !isDNSName(s.Address) {
+			add(invalid("ntp_servers[%d].address %s is neither an IP address nor a DNS name", i, quote(s.Address)))
+		}
+	}
+	return errs
+}
+
+// checkURLs runs the server's URL check on the boot URLs a request gives.
+func (s *Server) checkPartitionURLs(ctx context.Context, req *partitionRequest) []error {
+	var errs []error
+	if b := req.BootConfig; b != nil {
+		for _, u := range []struct {
+			field string
+			url   *string
+		}{{"bootconfig.imageurl", b.ImageURL}, {"bootconfig.kernelurl", b.KernelURL}} {
+			if u.url == nil || checkHTTPURL(u.field, *u.url) != nil {
+				continue
+			}
+			if err := s.checkURL.run(ctx, u.field, *u.url); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	return errs
+}
+
+func getPartitionTx(tx backends.Tx, id string) (*partition, error) {
+	var p partition
+	if err := getJSON(tx, bucketPartition, "partition", id, &p); err != nil {
+		return nil, err
+	}
+	return &p, nil
+}
+
+// createPartition stores a new partition. One transaction.
+func (c *Catalog) createPartition(ctx context.Context, req *partitionRequest, urlErrs []error) (*partition, error) {
+	p := &partition{ID: deref(req.ID), Labels: map[string]string{}}
+	errs := append(req.apply(p), p.validate()...)
+	if err := joinInvalid(append(errs, urlErrs...)); err != nil {
+		return nil, err
+	}
+	return updateValue(ctx, c, "partition.create", "partition/"+p.ID, req, func(tx backends.Tx) (*partition, error) {
+		if ok, err := has(tx, bucketPartition, p.ID); err != nil || ok {
+			if err == nil {
+				err = conflict("partition %s already exists", quote(p.ID))
+			}
+			return nil, err
+		}
+		out := *p
+		out.Created = c.now()
+		out.Changed = out.Created
+		return &out, putJSON(tx, bucketPartition, out.ID, &out)
+	})
+}
+
+// updatePartition changes the given fields of a partition. One
+// transaction.
+func (c *Catalog) updatePartition(ctx context.Context, req *partitionRequest, urlErrs []error) (*partition, error) {
+	id := deref(req.ID)
+	if err := limits.ID("id", id); err != nil {
+		return nil, err
+	}
+	return updateValue(ctx, c, "partition.update", "partition/"+id, req, func(tx backends.Tx) (*partition, error) {
+		p, err := getPartitionTx(tx, id)
+		if err != nil {
+			return nil, err
+		}
+		errs := append(req.apply(p), p.validate()...)
+		if err := joinInvalid(append(errs, urlErrs...)); err != nil {
+			return nil, err
+		}
+		p.Changed = c.now()
+		return p, putJSON(tx, bucketPartition, id, p)
+	})
+}
+
+// deletePartition removes a partition that no network refers to. One
+// transaction.
+func (c *Catalog) deletePartition(ctx context.Context, id string) (*partition, error) {
+	if err := limits.ID("id", id); err != nil {
+		return nil, err
+	}
+	return updateValue(ctx, c, "partition.delete", "partition/"+id, map[string]string{"id": id}, func(tx backends.Tx) (*partition, error) {
+		p, err := getPartitionTx(tx, id)
+		if err != nil {
+			return nil, err
+		}
+		nws, err := network.ListTx(tx, network.Filter{PartitionID: id})
+		if err != nil {
+			return nil, err
+		}
+		if len(nws) > 0 {
+			return nil, conflict("partition %s still has %d networks (%s); delete them first", quote(id), len(nws), networkIDs(nws))
+		}
+		return p, tx.Delete(bucketPartition, []byte(id))
+	})
+}
+
+// networkIDs lists up to five network ids for a message.
+func networkIDs(nws []*network.Network) string {
+	ids := make([]string, 0, 5)
+	for i, n := range nws {
+		if i == 5 {
+			ids = append(ids, fmt.Sprintf("and %d more", len(nws)-5))
+			break
+		}
+		ids = append(ids, n.ID)
+	}
+	return strings.Join(ids, ", ")
+}
+
+func (s *Server) listPartitions(w http.ResponseWriter, r *http.Request) {
+	ps, err := viewValue(r.Context(), s.cat, func(tx backends.Tx) ([]*partition, error) {
+		return listJSON[partition](tx, bucketPartition, "partition")
+	})
+	s.reply(w, r, http.StatusOK, ps, err)
+}
+
+func (s *Server) getPartition(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	p, err := viewValue(r.Context(), s.cat, func(tx backends.Tx) (*partition, error) { return getPartitionTx(tx, id) })
+	s.reply(w, r, http.StatusOK, p, err)
+}
+
+func (s *Server) createPartition(w http.ResponseWriter, r *http.Request) {
+	var req partitionRequest
+	if err := decodeBody(r, &req); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	p, err := s.cat.createPartition(r.Context(), &req, s.checkPartitionURLs(r.Context(), &req))
+	s.reply(w, r, http.StatusCreated, p, err)
+}
+
+func (s *Server) updatePartition(w http.ResponseWriter, r *http.Request) {
+	var req partitionRequest
+	if err := decodeBody(r, &req); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	p, err := s.cat.updatePartition(r.Context(), &req, s.checkPartitionURLs(r.Context(), &req))
+	s.reply(w, r, http.StatusOK, p, err)
+}
+
+func (s *Server) deletePartition(w http.ResponseWriter, r *http.Request) {
+	p, err := s.cat.deletePartition(r.Context(), r.PathValue("id"))
+	s.reply(w, r, http.StatusOK, p, err)
+}
