@@ -84,3 +84,9 @@ func q(s string) string { return errdefs.Quote(s) }
 
 // field formats an indexed field name such as "constraints[2]".
 func field(name string, i int) string { return fmt.Sprintf("%s[%d]", name, i) }
+
+// notFound returns an error matching ErrNotFound whose message is
+// "machine: " followed by the formatted text.
+func notFound(format string, args ...any) error {
+	return errdefs.Errorf(ErrNotFound, "machine: "+format, args...)
+}
