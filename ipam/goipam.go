@@ -12,17 +12,20 @@ import (
 )
 
 // goipamPrefix is one element of the JSON array that go-ipam's Dump
-// writes. AvailableChildPrefixes maps a child prefix to false while it is
-// taken and to true once released; IPs maps each taken address (the
-// reserved ones included) to true.
+// writes, fields in go-ipam's order. AvailableChildPrefixes maps a child
+// prefix to false while it is taken and to true once released; IPs maps
+// each taken address (the reserved ones included) to true. go-ipam keys a
+// child taken with AcquireSpecificChildPrefix by the text of the request,
+// host bits included (2001:db8:2::1/124), while the child's own record is
+// masked.
 type goipamPrefix struct {
 	Cidr                   string          `json:"Cidr"`
 	ParentCidr             string          `json:"ParentCidr"`
 	Namespace              string          `json:"Namespace"`
-	IPs                    map[string]bool `json:"IPs"`
 	AvailableChildPrefixes map[string]bool `json:"AvailableChildPrefixes"`
 	ChildPrefixLength      int             `json:"ChildPrefixLength"`
 	IsParent               bool            `json:"IsParent"`
+	IPs                    map[string]bool `json:"IPs"`
 	Version                int64           `json:"Version"`
 }
 
@@ -50,14 +53,25 @@ type importNode struct {
 // taken IP. Namespaces are not kept: prefixes of all namespaces must not
 // overlap.
 //
+// A key of AvailableChildPrefixes with host bits set, as go-ipam writes for
+// a specific child requested that way, stands for its masked prefix; when
+// several keys name the same prefix, it is taken if any of them says taken
+// (as go-ipam's own placement reads them). Everything else must be
+// canonical. What go-ipam keeps and this package does not is dropped:
+// released children (true entries), IsParent, ChildPrefixLength and
+// Version; so a prefix whose children were all released gives IPs again.
+// Reserved addresses are reserved whether or not the dump lists them
+// (go-ipam lets a reserved address be released).
+//
 // The whole dump is checked before anything is written; every problem found
 // (malformed JSON, invalid or non-canonical prefixes, duplicates, overlaps,
-// children outside their parent, IPs outside their prefix, a prefix with
-// both children and IPs) is reported together, wrapping ErrInvalidArgument
-// (and ErrPrefixOverlap for overlaps). A dump that clashes with the state
-// already in the store fails while it is written: the caller must then
-// abort the transaction, as Service.ImportGoIPAM does, so that nothing is
-// imported. Cost: O(log n) store operations per prefix, child and IP.
+// children outside their parent, a child record its parent marks
+// available, IPs outside their prefix, a prefix with both children and IPs)
+// is reported together, wrapping ErrInvalidArgument (and ErrPrefixOverlap
+// for overlaps). A dump that clashes with the state already in the store
+// fails while it is written: the caller must then abort the transaction,
+// as Service.ImportGoIPAM does, so that nothing is imported. Cost: O(log n)
+// store operations per prefix, child and IP.
 func ImportGoIPAM(tx backends.Tx, dump []byte) (ImportStats, error) {
 	nodes, err := parseGoIPAM(dump)
 	if err != nil {
@@ -100,6 +114,15 @@ func parsePrefixText(s string) (netip.Prefix, error) {
 	return p, checkPrefix(p)
 }
 
+// parseChildText parses a key of AvailableChildPrefixes and masks it.
+func parseChildText(s string) (netip.Prefix, error) {
+	p, err := netip.ParsePrefix(s)
+	if err != nil {
+		return p, fmt.Errorf("ipam: prefix %q: %v: %w", s, err, ErrInvalidArgument)
+	}
+	return p.Masked(), checkPrefix(p.Masked())
+}
+
 // parseGoIPAM checks a dump and returns its prefixes, parents before
 // children, with the IPs to take.
 func parseGoIPAM(dump []byte) ([]*importNode, error) {
@@ -129,6 +152,27 @@ func parseGoIPAM(dump []byte) ([]*importNode, error) {
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
+	// avail maps each prefix to its children, masked, and whether they are
+	// available; one taken entry makes a child taken.
+	avail := map[netip.Prefix]map[netip.Prefix]bool{}
+	for _, e := range in {
+		p, _ := parsePrefixText(e.Cidr)
+		sp := newSpan(p)
+		m := map[netip.Prefix]bool{}
+		for cs, a := range e.AvailableChildPrefixes {
+			c, err := parseChildText(cs)
+			switch {
+			case err != nil:
+				errs = append(errs, importErr("prefix %s: child: %w", p, err))
+			case checkChild(sp, c) != nil:
+				errs = append(errs, importErr("child %s is not inside its parent %s", cs, p))
+			default:
+				prev, seen := m[c]
+				m[c] = a && (!seen || prev)
+			}
+		}
+		avail[p] = m
+	}
 	addChild := func(parent, child netip.Prefix) {
 		c := nodes[child]
 		if c == nil {
@@ -147,33 +191,27 @@ func parseGoIPAM(dump []byte) ([]*importNode, error) {
 	}
 	for _, e := range in {
 		p, _ := parsePrefixText(e.Cidr)
-		sp := newSpan(p)
-		if e.ParentCidr != "" {
-			parent, err := parsePrefixText(e.ParentCidr)
-			switch {
-			case err != nil:
-				errs = append(errs, importErr("prefix %s: parent: %w", p, err))
-			case nodes[parent] == nil:
-				errs = append(errs, importErr("prefix %s: parent %s is not in the dump", p, parent))
-			case checkChild(newSpan(parent), p) != nil:
-				errs = append(errs, importErr("prefix %s is not inside its parent %s", p, parent))
-			default:
-				if avail, ok := entries[parent].AvailableChildPrefixes[p.String()]; ok && avail {
-					errs = append(errs, importErr("prefix %s is marked available in its parent %s but still exists", p, parent))
-				} else {
-					addChild(parent, p)
-				}
-			}
+		if e.ParentCidr == "" {
+			continue
 		}
-		for cs, avail := range e.AvailableChildPrefixes {
-			c, err := parsePrefixText(cs)
-			switch {
-			case err != nil:
-				errs = append(errs, importErr("prefix %s: child: %w", p, err))
-			case checkChild(sp, c) != nil:
-				errs = append(errs, importErr("child %s is not inside its parent %s", c, p))
-			case !avail:
-				addChild(p, c)
+		parent, err := parsePrefixText(e.ParentCidr)
+		switch {
+		case err != nil:
+			errs = append(errs, importErr("prefix %s: parent: %w", p, err))
+		case nodes[parent] == nil:
+			errs = append(errs, importErr("prefix %s: parent %s is not in the dump", p, parent))
+		case checkChild(newSpan(parent), p) != nil:
+			errs = append(errs, importErr("prefix %s is not inside its parent %s", p, parent))
+		case avail[parent][p]:
+			errs = append(errs, importErr("prefix %s is marked available in its parent %s but still exists", p, parent))
+		default:
+			addChild(parent, p)
+		}
+	}
+	for _, n := range slices.Clone(order) {
+		for c, a := range avail[n.p] {
+			if !a {
+				addChild(n.p, c)
 			}
 		}
 	}

@@ -243,15 +243,23 @@ func goipamChildren(e goipamPrefix) []netip.Prefix {
 
 // compareState requires both sides to hold the same prefixes, each with
 // the same parent, the same taken children and the same taken addresses.
-// The addresses are checked against metalkit one by one: each address
-// go-ipam holds is refused by AcquireSpecificIP (in a transaction that is
-// rolled back), and the counts are equal.
+// metalkit registers every taken child, so its prefixes are go-ipam's
+// records and the children go-ipam holds taken without a record (a stale
+// key of a specific child requested with host bits). The addresses are
+// checked against metalkit one by one: each address go-ipam holds is
+// refused by AcquireSpecificIP (in a transaction that is rolled back), and
+// the counts are equal.
 func (d *pair) compareState(step string) {
 	d.t.Helper()
 	dump := d.goipamDump()
 	var want []netip.Prefix
-	for p := range dump {
+	for p, e := range dump {
 		want = append(want, p)
+		for _, c := range goipamChildren(e) {
+			if _, ok := dump[c]; !ok {
+				want = append(want, c)
+			}
+		}
 	}
 	slices.SortFunc(want, comparePrefixes)
 	err := d.st.Update(ctx, func(tx backends.Tx) error {
