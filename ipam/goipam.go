@@ -275,3 +275,106 @@ func checkOverlaps(nodes []*importNode) []error {
 	}
 	return errs
 }
+
+// ExportGoIPAM writes every registered prefix in go-ipam's JSON dump format
+// (the array its Dump writes and its Load reads), ordered by family,
+// address and length, so that an installation can move back to go-ipam or
+// compare the two. All prefixes are read through tx: run it in one
+// Store.View for a consistent snapshot. It writes nothing.
+//
+// Each element has Cidr and ParentCidr (empty for a top-level prefix); IPs
+// maps every taken address, the reserved ones included, to true;
+// AvailableChildPrefixes maps every taken child to false (an empty object
+// when there is none, never null, since go-ipam writes into it); IsParent
+// is true while the prefix has children. Namespace is empty, as go-ipam's
+// Dump writes it (its Load puts everything into the namespace it loads);
+// ChildPrefixLength and Version are 0. Released children are not kept by
+// this package and so not listed; go-ipam's placement ignores them too.
+// Hence go-ipam's Load of the result followed by its own operations places
+// children and IPs as this package would, and ImportGoIPAM of the result
+// recreates the same state.
+//
+// It fails only with a store error or on corrupt state. Cost: one scan of
+// the prefix index and, per prefix, one Get and one scan each of its free
+// address ranges and its children: O(prefixes + children + free ranges +
+// taken addresses). The dump lists every taken address, so its size grows
+// with them.
+func ExportGoIPAM(tx backends.Tx) ([]byte, error) {
+	ps, err := Prefixes(tx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]goipamPrefix, 0, len(ps))
+	for _, p := range ps {
+		sp, r, err := loadRecord(tx, p)
+		if err != nil {
+			return nil, err
+		}
+		e := goipamPrefix{
+			Cidr:                   p.String(),
+			AvailableChildPrefixes: map[string]bool{},
+			IsParent:               !r.usedChildren.isZero(),
+		}
+		if r.parent.IsValid() {
+			e.ParentCidr = r.parent.String()
+		}
+		if e.IPs, err = takenAddrs(tx, sp); err != nil {
+			return nil, err
+		}
+		children, err := Children(tx, p)
+		if err != nil {
+			return nil, err
+		}
+		for _, c := range children {
+			e.AvailableChildPrefixes[c.String()] = false
+		}
+		out = append(out, e)
+	}
+	b, err := json.Marshal(out)
+	if err != nil {
+		return nil, fmt.Errorf("ipam: go-ipam export: %w", err)
+	}
+	return b, nil
+}
+
+// takenAddrs lists the addresses of sp that are not free: the gaps between
+// its free ranges, reserved addresses included.
+func takenAddrs(tx backends.Tx, sp span) (map[string]bool, error) {
+	taken := map[string]bool{}
+	add := func(from, to u128) {
+		for a := from; ; a = a.inc() {
+			taken[sp.addr(a).String()] = true
+			if a == to {
+				return
+			}
+		}
+	}
+	// next is the lowest address not yet accounted for; rest is false once
+	// the prefix is covered up to its end.
+	next, rest := sp.start, true
+	err := tx.Ascend(ipBucket(sp.p), nil, func(k, v []byte) (bool, error) {
+		s, e, err := decodeRange(k, v)
+		if err != nil {
+			return false, err
+		}
+		if !rest || s.cmp(next) < 0 || e.cmp(s) < 0 || e.cmp(sp.end) > 0 {
+			return false, fmt.Errorf("ipam: prefix %s: corrupt free range %s-%s", sp.p, sp.addr(s), sp.addr(e))
+		}
+		if s != next {
+			add(next, s.dec())
+		}
+		if e == sp.end {
+			rest = false
+		} else {
+			next = e.inc()
+		}
+		return true, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if rest {
+		add(next, sp.end)
+	}
+	return taken, nil
+}
