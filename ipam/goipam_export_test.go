@@ -16,7 +16,7 @@ import (
 )
 
 // exportFrom runs ExportGoIPAM in one View.
-func exportFrom(t *testing.T, st backends.Store) []byte {
+func exportFrom(t testing.TB, st backends.Store) []byte {
 	t.Helper()
 	var out []byte
 	require.NoError(t, st.View(ctx, func(tx backends.Tx) (err error) {
