@@ -132,7 +132,6 @@ func parseGoIPAM(dump []byte) ([]*importNode, error) {
 	}
 	var errs []error
 	nodes := map[netip.Prefix]*importNode{}
-	entries := map[netip.Prefix]goipamPrefix{}
 	var order []*importNode
 	for i, e := range in {
 		p, err := parsePrefixText(e.Cidr)
@@ -146,7 +145,6 @@ func parseGoIPAM(dump []byte) ([]*importNode, error) {
 		}
 		n := &importNode{p: p}
 		nodes[p] = n
-		entries[p] = e
 		order = append(order, n)
 	}
 	if len(errs) > 0 {
