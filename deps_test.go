@@ -75,6 +75,50 @@ func TestDomainPackagesImportNoAdapter(t *testing.T) {
 	}
 }
 
+// goIPAM is the reference implementation the ipam tests and benchmarks
+// compare with: a test dependency only.
+const goIPAM = "github.com/metal-stack/go-ipam"
+
+// listPackages returns every package the packages matching pattern are
+// built from (with test=true: also their tests and the tests'
+// dependencies).
+func listPackages(t *testing.T, test bool, pattern string) []string {
+	t.Helper()
+	goBin, err := exec.LookPath("go")
+	if err != nil {
+		t.Skipf("skipping: the go command is not on PATH: %v", err)
+	}
+	args := []string{"list", "-deps", "-f", "{{.ImportPath}}"}
+	if test {
+		args = append(args, "-test")
+	}
+	out, err := exec.Command(goBin, append(args, pattern)...).CombinedOutput()
+	require.NoError(t, err, "go list %s: %s", pattern, out)
+	return strings.Split(strings.TrimSpace(string(out)), "\n")
+}
+
+func withPrefix(pkgs []string, prefix string) []string {
+	var out []string
+	for _, p := range pkgs {
+		if strings.HasPrefix(p, prefix) {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// TestNoPackageDependsOnGoIPAM: outside tests, no package of the module
+// depends on go-ipam.
+func TestNoPackageDependsOnGoIPAM(t *testing.T) {
+	assert.Empty(t, withPrefix(listPackages(t, false, "./..."), goIPAM))
+}
+
+// TestGoIPAMCheckDetectsTestDeps shows that the check above can fail: the
+// tests of ipam depend on go-ipam.
+func TestGoIPAMCheckDetectsTestDeps(t *testing.T) {
+	assert.Contains(t, withPrefix(listPackages(t, true, "./ipam"), goIPAM), goIPAM)
+}
+
 // TestAdapterDepsDetectsDrivers shows that the check above can fail: the
 // bbolt adapter itself depends on bbolt.
 func TestAdapterDepsDetectsDrivers(t *testing.T) {

@@ -56,6 +56,15 @@
 // (Usage.FreeBlocks), and metal-api's capped consumption figures
 // (Capped).
 //
+// # go-ipam
+//
+// ImportGoIPAM reads the JSON dump that go-ipam's Dump writes, so that an
+// installation can move over; ExportGoIPAM writes the same format back, so
+// that it can move back or compare. The tests run go-ipam side by side as
+// the reference for placements; where this package departs from it on
+// purpose (a reserved address is never released, consumption figures are
+// capped instead of overflowing), the tests assert the departure.
+//
 // # Errors
 //
 // Conditions a caller branches on are the sentinels of errors.go, tested

@@ -164,3 +164,31 @@ func ExampleService_ImportGoIPAM() {
 	// {Prefixes:1 Children:1 IPs:1}
 	// next ip 10.0.0.2
 }
+
+// The state goes back out in go-ipam's dump format, read in one View.
+func ExampleExportGoIPAM() {
+	ctx := context.Background()
+	st := memstore.New()
+	err := st.Update(ctx, func(tx backends.Tx) error {
+		p := netip.MustParsePrefix("10.0.0.0/29")
+		if err := ipam.CreatePrefix(tx, p); err != nil {
+			return err
+		}
+		_, err := ipam.AcquireIP(tx, p)
+		return err
+	})
+	if err != nil {
+		panic(err)
+	}
+	var dump []byte
+	err = st.View(ctx, func(tx backends.Tx) (err error) {
+		dump, err = ipam.ExportGoIPAM(tx)
+		return err
+	})
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println(string(dump))
+	// Output:
+	// [{"Cidr":"10.0.0.0/29","ParentCidr":"","Namespace":"","AvailableChildPrefixes":{},"ChildPrefixLength":0,"IsParent":false,"IPs":{"10.0.0.0":true,"10.0.0.1":true,"10.0.0.7":true},"Version":0}]
+}

@@ -13,17 +13,20 @@ import (
 )
 
 // goipamPrefix is one element of the JSON array that go-ipam's Dump
-// writes. AvailableChildPrefixes maps a child prefix to false while it is
-// taken and to true once released; IPs maps each taken address (the
-// reserved ones included) to true.
+// writes, fields in go-ipam's order. AvailableChildPrefixes maps a child
+// prefix to false while it is taken and to true once released; IPs maps
+// each taken address (the reserved ones included) to true. go-ipam keys a
+// child taken with AcquireSpecificChildPrefix by the text of the request,
+// host bits included (2001:db8:2::1/124), while the child's own record is
+// masked.
 type goipamPrefix struct {
 	Cidr                   string          `json:"Cidr"`
 	ParentCidr             string          `json:"ParentCidr"`
 	Namespace              string          `json:"Namespace"`
-	IPs                    map[string]bool `json:"IPs"`
 	AvailableChildPrefixes map[string]bool `json:"AvailableChildPrefixes"`
 	ChildPrefixLength      int             `json:"ChildPrefixLength"`
 	IsParent               bool            `json:"IsParent"`
+	IPs                    map[string]bool `json:"IPs"`
 	Version                int64           `json:"Version"`
 }
 
@@ -51,14 +54,25 @@ type importNode struct {
 // taken IP. Namespaces are not kept: prefixes of all namespaces must not
 // overlap.
 //
+// A key of AvailableChildPrefixes with host bits set, as go-ipam writes for
+// a specific child requested that way, stands for its masked prefix; when
+// several keys name the same prefix, it is taken if any of them says taken
+// (as go-ipam's own placement reads them). Everything else must be
+// canonical. What go-ipam keeps and this package does not is dropped:
+// released children (true entries), IsParent, ChildPrefixLength and
+// Version; so a prefix whose children were all released gives IPs again.
+// Reserved addresses are reserved whether or not the dump lists them
+// (go-ipam lets a reserved address be released).
+//
 // The whole dump is checked before anything is written; every problem found
 // (malformed JSON, invalid or non-canonical prefixes, duplicates, overlaps,
-// children outside their parent, IPs outside their prefix, a prefix with
-// both children and IPs) is reported together, wrapping ErrInvalidArgument
-// (and ErrPrefixOverlap for overlaps). A dump that clashes with the state
-// already in the store fails while it is written: the caller must then
-// abort the transaction, as Service.ImportGoIPAM does, so that nothing is
-// imported. Cost: O(log n) store operations per prefix, child and IP.
+// children outside their parent, a child record its parent marks
+// available, IPs outside their prefix, a prefix with both children and IPs)
+// is reported together, wrapping ErrInvalidArgument (and ErrPrefixOverlap
+// for overlaps). A dump that clashes with the state already in the store
+// fails while it is written: the caller must then abort the transaction,
+// as Service.ImportGoIPAM does, so that nothing is imported. Cost: O(log n)
+// store operations per prefix, child and IP.
 func ImportGoIPAM(tx backends.Tx, dump []byte) (ImportStats, error) {
 	nodes, err := parseGoIPAM(dump)
 	if err != nil {
@@ -68,12 +82,12 @@ func ImportGoIPAM(tx backends.Tx, dump []byte) (ImportStats, error) {
 	for _, n := range nodes {
 		if n.parent.IsValid() {
 			if err := AcquireSpecificChild(tx, n.parent, n.p); err != nil {
-				return ImportStats{}, fmt.Errorf("ipam: go-ipam import: %w", err)
+				return ImportStats{}, fmt.Errorf("%w (importing the go-ipam dump)", err)
 			}
 			st.Children++
 		} else {
 			if err := CreatePrefix(tx, n.p); err != nil {
-				return ImportStats{}, fmt.Errorf("ipam: go-ipam import: %w", err)
+				return ImportStats{}, fmt.Errorf("%w (importing the go-ipam dump)", err)
 			}
 			st.Prefixes++
 		}
@@ -81,7 +95,7 @@ func ImportGoIPAM(tx backends.Tx, dump []byte) (ImportStats, error) {
 	for _, n := range nodes {
 		for _, a := range n.ips {
 			if err := AcquireSpecificIP(tx, n.p, a); err != nil {
-				return ImportStats{}, fmt.Errorf("ipam: go-ipam import: %w", err)
+				return ImportStats{}, fmt.Errorf("%w (importing the go-ipam dump)", err)
 			}
 			st.IPs++
 		}
@@ -101,6 +115,15 @@ func parsePrefixText(s string) (netip.Prefix, error) {
 	return p, checkPrefix(p)
 }
 
+// parseChildText parses a key of AvailableChildPrefixes and masks it.
+func parseChildText(s string) (netip.Prefix, error) {
+	p, err := netip.ParsePrefix(s)
+	if err != nil {
+		return p, errdefs.Errorf(ErrInvalidArgument, "ipam: prefix %q: %v", s, err)
+	}
+	return p.Masked(), checkPrefix(p.Masked())
+}
+
 // parseGoIPAM checks a dump and returns its prefixes, parents before
 // children, with the IPs to take.
 func parseGoIPAM(dump []byte) ([]*importNode, error) {
@@ -110,7 +133,6 @@ func parseGoIPAM(dump []byte) ([]*importNode, error) {
 	}
 	var errs []error
 	nodes := map[netip.Prefix]*importNode{}
-	entries := map[netip.Prefix]goipamPrefix{}
 	var order []*importNode
 	for i, e := range in {
 		p, err := parsePrefixText(e.Cidr)
@@ -124,11 +146,31 @@ func parseGoIPAM(dump []byte) ([]*importNode, error) {
 		}
 		n := &importNode{p: p}
 		nodes[p] = n
-		entries[p] = e
 		order = append(order, n)
 	}
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
+	}
+	// avail maps each prefix to its children, masked, and whether they are
+	// available; one taken entry makes a child taken.
+	avail := map[netip.Prefix]map[netip.Prefix]bool{}
+	for _, e := range in {
+		p, _ := parsePrefixText(e.Cidr)
+		sp := newSpan(p)
+		m := map[netip.Prefix]bool{}
+		for cs, a := range e.AvailableChildPrefixes {
+			c, err := parseChildText(cs)
+			switch {
+			case err != nil:
+				errs = append(errs, importErr("prefix %s: child: %w", p, err))
+			case checkChild(sp, c) != nil:
+				errs = append(errs, importErr("child %s is not inside its parent %s", cs, p))
+			default:
+				prev, seen := m[c]
+				m[c] = a && (!seen || prev)
+			}
+		}
+		avail[p] = m
 	}
 	addChild := func(parent, child netip.Prefix) {
 		c := nodes[child]
@@ -148,33 +190,27 @@ func parseGoIPAM(dump []byte) ([]*importNode, error) {
 	}
 	for _, e := range in {
 		p, _ := parsePrefixText(e.Cidr)
-		sp := newSpan(p)
-		if e.ParentCidr != "" {
-			parent, err := parsePrefixText(e.ParentCidr)
-			switch {
-			case err != nil:
-				errs = append(errs, importErr("prefix %s: parent: %w", p, err))
-			case nodes[parent] == nil:
-				errs = append(errs, importErr("prefix %s: parent %s is not in the dump", p, parent))
-			case checkChild(newSpan(parent), p) != nil:
-				errs = append(errs, importErr("prefix %s is not inside its parent %s", p, parent))
-			default:
-				if avail, ok := entries[parent].AvailableChildPrefixes[p.String()]; ok && avail {
-					errs = append(errs, importErr("prefix %s is marked available in its parent %s but still exists", p, parent))
-				} else {
-					addChild(parent, p)
-				}
-			}
+		if e.ParentCidr == "" {
+			continue
 		}
-		for cs, avail := range e.AvailableChildPrefixes {
-			c, err := parsePrefixText(cs)
-			switch {
-			case err != nil:
-				errs = append(errs, importErr("prefix %s: child: %w", p, err))
-			case checkChild(sp, c) != nil:
-				errs = append(errs, importErr("child %s is not inside its parent %s", c, p))
-			case !avail:
-				addChild(p, c)
+		parent, err := parsePrefixText(e.ParentCidr)
+		switch {
+		case err != nil:
+			errs = append(errs, importErr("prefix %s: parent: %w", p, err))
+		case nodes[parent] == nil:
+			errs = append(errs, importErr("prefix %s: parent %s is not in the dump", p, parent))
+		case checkChild(newSpan(parent), p) != nil:
+			errs = append(errs, importErr("prefix %s is not inside its parent %s", p, parent))
+		case avail[parent][p]:
+			errs = append(errs, importErr("prefix %s is marked available in its parent %s but still exists", p, parent))
+		default:
+			addChild(parent, p)
+		}
+	}
+	for _, n := range slices.Clone(order) {
+		for c, a := range avail[n.p] {
+			if !a {
+				addChild(n.p, c)
 			}
 		}
 	}
@@ -237,4 +273,107 @@ func checkOverlaps(nodes []*importNode) []error {
 		}
 	}
 	return errs
+}
+
+// ExportGoIPAM writes every registered prefix in go-ipam's JSON dump format
+// (the array its Dump writes and its Load reads), ordered by family,
+// address and length, so that an installation can move back to go-ipam or
+// compare the two. All prefixes are read through tx: run it in one
+// Store.View for a consistent snapshot. It writes nothing.
+//
+// Each element has Cidr and ParentCidr (empty for a top-level prefix); IPs
+// maps every taken address, the reserved ones included, to true;
+// AvailableChildPrefixes maps every taken child to false (an empty object
+// when there is none, never null, since go-ipam writes into it); IsParent
+// is true while the prefix has children. Namespace is empty, as go-ipam's
+// Dump writes it (its Load puts everything into the namespace it loads);
+// ChildPrefixLength and Version are 0. Released children are not kept by
+// this package and so not listed; go-ipam's placement ignores them too.
+// Hence go-ipam's Load of the result followed by its own operations places
+// children and IPs as this package would, and ImportGoIPAM of the result
+// recreates the same state.
+//
+// It fails only with a store error or on corrupt state. Cost: one scan of
+// the prefix index and, per prefix, one Get and one scan each of its free
+// address ranges and its children: O(prefixes + children + free ranges +
+// taken addresses). The dump lists every taken address, so its size grows
+// with them.
+func ExportGoIPAM(tx backends.Tx) ([]byte, error) {
+	ps, err := Prefixes(tx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]goipamPrefix, 0, len(ps))
+	for _, p := range ps {
+		sp, r, err := loadRecord(tx, p)
+		if err != nil {
+			return nil, err
+		}
+		e := goipamPrefix{
+			Cidr:                   p.String(),
+			AvailableChildPrefixes: map[string]bool{},
+			IsParent:               !r.usedChildren.isZero(),
+		}
+		if r.parent.IsValid() {
+			e.ParentCidr = r.parent.String()
+		}
+		if e.IPs, err = takenAddrs(tx, sp); err != nil {
+			return nil, err
+		}
+		children, err := Children(tx, p)
+		if err != nil {
+			return nil, err
+		}
+		for _, c := range children {
+			e.AvailableChildPrefixes[c.String()] = false
+		}
+		out = append(out, e)
+	}
+	b, err := json.Marshal(out)
+	if err != nil {
+		return nil, fmt.Errorf("ipam: go-ipam export: %w", err)
+	}
+	return b, nil
+}
+
+// takenAddrs lists the addresses of sp that are not free: the gaps between
+// its free ranges, reserved addresses included.
+func takenAddrs(tx backends.Tx, sp span) (map[string]bool, error) {
+	taken := map[string]bool{}
+	add := func(from, to u128) {
+		for a := from; ; a = a.inc() {
+			taken[sp.addr(a).String()] = true
+			if a == to {
+				return
+			}
+		}
+	}
+	// next is the lowest address not yet accounted for; rest is false once
+	// the prefix is covered up to its end.
+	next, rest := sp.start, true
+	err := tx.Ascend(ipBucket(sp.p), nil, func(k, v []byte) (bool, error) {
+		s, e, err := decodeRange(k, v)
+		if err != nil {
+			return false, err
+		}
+		if !rest || s.cmp(next) < 0 || e.cmp(s) < 0 || e.cmp(sp.end) > 0 {
+			return false, errdefs.Errorf(ErrCorrupt, "ipam: prefix %s: corrupt free range %s-%s", sp.p, sp.addr(s), sp.addr(e))
+		}
+		if s != next {
+			add(next, s.dec())
+		}
+		if e == sp.end {
+			rest = false
+		} else {
+			next = e.inc()
+		}
+		return true, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if rest {
+		add(next, sp.end)
+	}
+	return taken, nil
 }

@@ -176,6 +176,16 @@ func (t *Tx) ImportGoIPAM(dump []byte) (ImportStats, error) {
 	return st, t.record(err, "importgoipam", "prefix/", map[string]any{"bytes": len(dump)})
 }
 
+// ExportGoIPAM writes every prefix in go-ipam's dump format (see the
+// function ExportGoIPAM).
+func (t *Tx) ExportGoIPAM() ([]byte, error) { return ExportGoIPAM(t.tx) }
+
+// ExportGoIPAM runs Tx.ExportGoIPAM in its own read transaction, so the
+// export is one consistent state.
+func (s *Service) ExportGoIPAM(ctx context.Context) ([]byte, error) {
+	return runView(ctx, s, func(t *Tx) ([]byte, error) { return t.ExportGoIPAM() })
+}
+
 // CreatePrefix runs Tx.CreatePrefix in its own transaction.
 func (s *Service) CreatePrefix(ctx context.Context, p netip.Prefix) error {
 	_, err := runUpdate(ctx, s, func(t *Tx) (struct{}, error) { return done(t.CreatePrefix(p)) })
