@@ -9,6 +9,7 @@ import (
 	"github.com/metalkit/metalkit/audit"
 	"github.com/metalkit/metalkit/backends"
 	"github.com/metalkit/metalkit/ipam"
+	"github.com/metalkit/metalkit/machine"
 	"github.com/metalkit/metalkit/network"
 	"github.com/metalkit/metalkit/switchstate"
 )
@@ -24,9 +25,10 @@ type Options struct {
 	// means random UUIDs. A service's own IDs option wins. Audit entry ids
 	// are time-ordered UUIDs from audit.Options.IDs.
 	IDs func() string
-	// Catalog checks partition and project ids for every service; nil
-	// accepts every id. A service's own Catalog option wins.
-	Catalog network.Catalog
+	// Catalog checks partitions, projects, images and quotas for every
+	// service; nil accepts everything. Embed machine.AcceptAll to
+	// implement only some. A service's own Catalog option wins.
+	Catalog machine.Catalog
 	// Audit configures the audit trail. Nil means audit's defaults.
 	Audit *audit.Options
 	// AuditStore keeps the trail in a store of its own; nil keeps it in the
@@ -38,8 +40,12 @@ type Options struct {
 	NoAudit bool
 	// Network configures the network service; its Trail is set by Open.
 	Network network.Options
-	// Switch configures the switch service; its Trail is set by Open.
+	// Switch configures the switch service; its Trail is set by Open, and
+	// its PortsRenamed to machine.PortsRenamed unless set.
 	Switch switchstate.Options
+	// Machine configures the machine service; its Trail, Networks and
+	// Switches are set by Open.
+	Machine machine.Options
 }
 
 // Kit composes every metalkit service over one backends.Store.
@@ -56,6 +62,8 @@ type Kit struct {
 	Networks *network.Service
 	// Switches manages switches, machine wiring, port and BGP state.
 	Switches *switchstate.Service
+	// Machines manages sizes, size reservations, machines and firewalls.
+	Machines *machine.Service
 
 	auditStore backends.Store
 }
@@ -103,7 +111,7 @@ func Open(store backends.Store, opts *Options) (*Kit, error) {
 	if netOpts.IDs == nil {
 		netOpts.IDs = opts.IDs
 	}
-	if netOpts.Catalog == nil {
+	if netOpts.Catalog == nil && opts.Catalog != nil {
 		netOpts.Catalog = opts.Catalog
 	}
 	k.Networks = network.New(store, &netOpts)
@@ -116,7 +124,23 @@ func Open(store backends.Store, opts *Options) (*Kit, error) {
 	if swOpts.Catalog == nil && opts.Catalog != nil {
 		swOpts.Catalog = opts.Catalog
 	}
+	if swOpts.PortsRenamed == nil {
+		swOpts.PortsRenamed = machine.PortsRenamed
+	}
 	k.Switches = switchstate.New(store, &swOpts)
+
+	mOpts := opts.Machine
+	mOpts.Trail, mOpts.Networks, mOpts.Switches = k.Trail, k.Networks, k.Switches
+	if mOpts.Clock == nil {
+		mOpts.Clock = clock
+	}
+	if mOpts.IDs == nil {
+		mOpts.IDs = opts.IDs
+	}
+	if mOpts.Catalog == nil {
+		mOpts.Catalog = opts.Catalog
+	}
+	k.Machines = machine.New(store, &mOpts)
 	return k, nil
 }
 
@@ -142,6 +166,8 @@ type Tx struct {
 	Networks *network.Tx
 	// Switches is the switch service bound to the transaction.
 	Switches *switchstate.Tx
+	// Machines is the machine service bound to the transaction.
+	Machines *machine.Tx
 
 	tx  backends.Tx
 	rec *audit.Recorder
@@ -163,6 +189,7 @@ func (k *Kit) bind(ctx context.Context, tx backends.Tx, rec *audit.Recorder) *Tx
 		IPAM:     k.IPAM.Bind(tx, rec),
 		Networks: k.Networks.Bind(ctx, tx, rec),
 		Switches: k.Switches.Bind(ctx, tx, rec),
+		Machines: k.Machines.Bind(ctx, tx, rec),
 		tx:       tx,
 		rec:      rec,
 	}

@@ -90,3 +90,9 @@ func field(name string, i int) string { return fmt.Sprintf("%s[%d]", name, i) }
 func notFound(format string, args ...any) error {
 	return errdefs.Errorf(ErrNotFound, "machine: "+format, args...)
 }
+
+// fmtErr returns an error matching kind whose message is "machine: "
+// followed by the formatted text.
+func fmtErr(kind error, format string, args ...any) error {
+	return errdefs.Errorf(kind, "machine: "+format, args...)
+}

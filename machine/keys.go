@@ -12,8 +12,8 @@ import (
 //	machine/events                   id -> EventContainer (JSON)
 //	machine/sizes                    id -> Size (JSON)
 //	machine/reservations             seq(8) -> SizeReservation (JSON), creation order
-//	machine/reservation-ids          id -> seq(8)
-//	machine/meta                     "reservation-seq" -> last seq(8)
+//	machine/reservation-ids          id -> seq(8); a new reservation takes the
+//	                                 newest seq plus one
 //	machine/free/<partition>\0<size> id -> nil: every free machine of a partition and size
 //	machine/cand/<partition>\0<size> rack \0 hash(id)(8) id -> nil: the candidates
 //	                                 (free, available, waiting, Alive), grouped by rack
@@ -32,7 +32,6 @@ const (
 	bucketSizes          = "machine/sizes"
 	bucketReservations   = "machine/reservations"
 	bucketReservationIDs = "machine/reservation-ids"
-	bucketMeta           = "machine/meta"
 	prefixFree           = "machine/free/"
 	prefixCandidates     = "machine/cand/"
 	prefixCandidateCount = "machine/candn/"
@@ -48,8 +47,6 @@ const (
 	ASNBase      = 4210000000
 	MaxASNOffset = 131072
 )
-
-var reservationSeqKey = []byte("reservation-seq")
 
 func idKey(id string) []byte { return []byte(id) }
 

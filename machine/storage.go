@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"errors"
-	"slices"
 
 	"github.com/metalkit/metalkit/backends"
 	"github.com/metalkit/metalkit/limits"
@@ -281,11 +280,4 @@ func countRole(tx backends.Tx, project string, role Role) (int, error) {
 		return true, nil
 	})
 	return n, err
-}
-
-// listMachines decodes every machine of ids (in that order).
-func sortedIDs(ids []string) []string {
-	out := slices.Clone(ids)
-	slices.Sort(out)
-	return slices.Compact(out)
 }
