@@ -21,6 +21,10 @@ const (
 	ReasonUnlinked Reason = "unlinked"
 	// ReasonMissing: an entry of the sequence is gone.
 	ReasonMissing Reason = "missing"
+	// ReasonHead: the newest entry does not match the chain head stored
+	// beside the chain (it was edited and rehashed, or entries were added
+	// behind the head).
+	ReasonHead Reason = "head"
 )
 
 // Link names a broken link of the chain.
@@ -44,7 +48,10 @@ const verifyBatch = 1000
 
 // Verify walks the hash chain in seq order from the anchor left by
 // retention (or from seq 1) up to the head as it was when Verify started,
-// and reports how many entries it checked and the first broken link. While
+// and reports how many entries it checked and the first broken link. The
+// newest entry's hash must equal the head's, and no entry may follow the
+// head (ReasonHead otherwise), so that editing and rehashing the newest
+// entry, or appending behind the head, is detected too. While
 // retention is dropping a day, the entries of that day are skipped and the
 // walk starts at the first entry after them without checking its link. The
 // walk reads in transactions of bounded size; an error is returned only
@@ -132,7 +139,7 @@ func (t *Trail) Verify(ctx context.Context) (Verification, error) {
 					broken = &Link{Seq: x.seq, ID: id, Reason: ReasonAltered}
 					return nil
 				}
-				if h, err := entryHash(&e); err != nil || h != e.Hash {
+				if h, err := t.entryHash(&e); err != nil || h != e.Hash {
 					broken = &Link{Seq: x.seq, ID: id, Reason: ReasonAltered}
 					return nil
 				}
@@ -158,5 +165,30 @@ func (t *Trail) Verify(ctx context.Context) (Verification, error) {
 		}
 		res.Checked, next, prev, lenient, res.Broken = checked, n, p, lenientNow, broken
 	}
+	if res.Broken == nil && head.Seq > anchor.Seq && prev != head.Hash && !lenient {
+		res.Broken = &Link{Seq: head.Seq, Reason: ReasonHead}
+	}
+	if res.Broken == nil {
+		beyond, err := t.entriesBeyond(ctx, head.Seq)
+		if err != nil {
+			return res, err
+		}
+		if beyond {
+			res.Broken = &Link{Seq: head.Seq + 1, Reason: ReasonHead}
+		}
+	}
 	return res, nil
+}
+
+// entriesBeyond reports whether the seq index names an entry after seq.
+func (t *Trail) entriesBeyond(ctx context.Context, seq uint64) (bool, error) {
+	found := false
+	err := t.store.View(ctx, func(tx backends.Tx) error {
+		found = false
+		return tx.Ascend(seqBucket, seqKey(seq+1), func(_, _ []byte) (bool, error) {
+			found = true
+			return false, nil
+		})
+	})
+	return found, err
 }

@@ -88,12 +88,50 @@ func TestScenario15Chain(t *testing.T) {
 			tr, s := fresh(t)
 			rewrite(t, s, 7, func(e *Entry) {
 				e.PrevHash = "00"
-				e.Hash, _ = entryHash(e) // a consistent forgery
+				e.Hash, _ = tr.entryHash(e) // a consistent forgery
 			})
 			v := verify(t, tr)
 			require.NotNil(t, v.Broken)
 			assert.Equal(t, Link{Seq: 7, ID: v.Broken.ID, Reason: ReasonUnlinked}, *v.Broken)
 			assert.NotEmpty(t, v.Broken.ID)
+		})
+		t.Run("newest rehashed", func(t *testing.T) {
+			tr, s := fresh(t)
+			rewrite(t, s, 10, func(e *Entry) {
+				e.Body = json.RawMessage(`{"n":100}`)
+				e.Hash, _ = tr.entryHash(e) // consistent with its predecessor
+			})
+			v := verify(t, tr)
+			require.NotNil(t, v.Broken, "the stored head tells the newest entry was changed")
+			assert.Equal(t, Link{Seq: 10, Reason: ReasonHead}, *v.Broken)
+		})
+		t.Run("appended behind the head", func(t *testing.T) {
+			tr, s := fresh(t)
+			k10 := entryKeyOf(t, s, 10)
+			require.NoError(t, s.Update(context.Background(), func(tx backends.Tx) error {
+				raw, err := tx.Get(dayBucket(keyDay(k10)), k10)
+				if err != nil {
+					return err
+				}
+				var prev Entry
+				if err := json.Unmarshal(raw, &prev); err != nil {
+					return err
+				}
+				forged := prev
+				forged.ID, forged.Seq, forged.PrevHash = "01900000-0000-7000-8000-000000000099", 11, prev.Hash
+				forged.Timestamp = prev.Timestamp.Add(time.Second)
+				forged.Hash, _ = tr.entryHash(&forged)
+				id, _ := parseID(forged.ID)
+				k := entryKey(forged.Timestamp, forged.Phase, id)
+				raw, _ = json.Marshal(&forged)
+				if err := tx.Put(dayBucket(keyDay(k)), k, raw); err != nil {
+					return err
+				}
+				return tx.Put(seqBucket, seqKey(11), k)
+			}))
+			v := verify(t, tr)
+			require.NotNil(t, v.Broken)
+			assert.Equal(t, Link{Seq: 11, Reason: ReasonHead}, *v.Broken)
 		})
 		t.Run("missing", func(t *testing.T) {
 			tr, s := fresh(t)
@@ -161,4 +199,31 @@ func TestChainRaisesEarlierTimestamps(t *testing.T) {
 	plain := newTrail(t, storetest.New(t, "memstore"), nil)
 	_, err := plain.Verify(context.Background())
 	assert.ErrorIs(t, err, ErrNoChain)
+}
+
+// With a chain key the chain is a keyed MAC: a rewrite hashed without the
+// key is altered, and a verifier with another key finds the first entry
+// altered.
+func TestKeyedChain(t *testing.T) {
+	s := storetest.New(t, "memstore")
+	tr := newTrail(t, s, &Options{Chain: true, ChainKey: []byte("secret")})
+	for i := range 5 {
+		write(t, tr, Entry{Type: TypeEvent, Phase: PhaseSingle, Timestamp: day10.Add(time.Duration(i) * time.Second)})
+	}
+	assert.Equal(t, Verification{Checked: 5}, verify(t, tr))
+
+	unkeyed := newTrail(t, s, &Options{Chain: true})
+	v := verify(t, unkeyed)
+	require.NotNil(t, v.Broken)
+	assert.Equal(t, uint64(1), v.Broken.Seq)
+	assert.Equal(t, ReasonAltered, v.Broken.Reason)
+
+	rewrite(t, s, 3, func(e *Entry) {
+		e.Body = json.RawMessage(`"forged"`)
+		e.Hash, _ = unkeyed.entryHash(e) // the forger lacks the key
+	})
+	v = verify(t, tr)
+	require.NotNil(t, v.Broken)
+	assert.Equal(t, uint64(3), v.Broken.Seq)
+	assert.Equal(t, ReasonAltered, v.Broken.Reason)
 }

@@ -14,6 +14,8 @@ package audit
 
 import (
 	"context"
+	"bytes"
+	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -53,6 +55,11 @@ type Options struct {
 	// Chain turns on tamper evidence: every entry gets seq, prev_hash and
 	// hash (see Verify). Chained writes serialise on the chain head.
 	Chain bool
+	// ChainKey, when set with Chain, makes the chain a keyed MAC: hash is
+	// HMAC-SHA256 with this key instead of SHA-256, so that a writer
+	// without the key cannot forge a consistent chain. Verify needs the
+	// same key.
+	ChainKey []byte
 	// Redact, when set, runs on every entry before it is written,
 	// middleware entries and library events alike (see RedactKeys).
 	Redact func(*Entry)
@@ -73,6 +80,7 @@ type Trail struct {
 	compressAfter time.Duration
 	autoCompress  bool
 	chain         bool
+	chainKey      []byte
 	redact        func(*Entry)
 	log           *slog.Logger
 
@@ -107,6 +115,7 @@ func New(store backends.Store, opts *Options) (*Trail, error) {
 		compressAfter: o.CompressAfter,
 		autoCompress:  o.CompressAfter > 0,
 		chain:         o.Chain,
+		chainKey:      bytes.Clone(o.ChainKey),
 		redact:        o.Redact,
 		log:           o.Logger,
 		batch:         512,
@@ -223,7 +232,7 @@ func (t *Trail) link(tx backends.Tx, c *Entry) error {
 	}
 	c.Seq = head.Seq + 1
 	c.PrevHash = head.Hash
-	h, err := entryHash(c)
+	h, err := t.entryHash(c)
 	if err != nil {
 		return err
 	}
@@ -231,9 +240,10 @@ func (t *Trail) link(tx backends.Tx, c *Entry) error {
 	return putPoint(tx, headKey, chainPoint{Seq: c.Seq, Hash: c.Hash, Time: c.Timestamp})
 }
 
-// entryHash is SHA-256 of the previous hash followed by the entry's JSON
-// with hash empty, in hex.
-func entryHash(e *Entry) (string, error) {
+// entryHash is SHA-256 (with Options.ChainKey, HMAC-SHA256 keyed with
+// it) of the previous hash followed by the entry's JSON with hash empty,
+// in hex.
+func (t *Trail) entryHash(e *Entry) (string, error) {
 	c := *e
 	c.Hash = ""
 	js, err := json.Marshal(&c)
@@ -241,6 +251,9 @@ func entryHash(e *Entry) (string, error) {
 		return "", fmt.Errorf("audit: encode entry %s: %w", c.ID, err)
 	}
 	h := sha256.New()
+	if t.chainKey != nil {
+		h = hmac.New(sha256.New, t.chainKey)
+	}
 	h.Write([]byte(c.PrevHash))
 	h.Write(js)
 	return hex.EncodeToString(h.Sum(nil)), nil
