@@ -186,7 +186,7 @@ func (t *Tx) Recorder() *audit.Recorder { return t.rec }
 
 func (k *Kit) bind(ctx context.Context, tx backends.Tx, rec *audit.Recorder) *Tx {
 	return &Tx{
-		IPAM:     k.IPAM.Bind(tx, rec),
+		IPAM:     k.IPAM.Bind(ctx, tx, rec),
 		Networks: k.Networks.Bind(ctx, tx, rec),
 		Switches: k.Switches.Bind(ctx, tx, rec),
 		Machines: k.Machines.Bind(ctx, tx, rec),

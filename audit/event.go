@@ -31,6 +31,12 @@ type Actor struct {
 	RequestID string `json:"rqid,omitempty"`
 }
 
+// Scoped reports whether the actor is limited to its projects: it names
+// projects and is no admin. The library's services then limit every
+// operation on a project-owned resource to those projects, and refuse the
+// operations reserved to admins.
+func (a Actor) Scoped() bool { return !a.Admin && len(a.Projects) > 0 }
+
 // ActsFor reports whether the actor may act for project: an admin or an
 // actor without projects always, otherwise when project is one of its
 // Projects.

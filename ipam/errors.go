@@ -55,6 +55,12 @@ var (
 	// children. Class errdefs.ErrConflict.
 	ErrInUse = errdefs.Sentinel(errdefs.ErrConflict, "ipam: in use")
 
+	// ErrForbidden is returned when a caller scoped to projects
+	// (audit.Actor.Scoped) asks the service for a change: the engine knows
+	// no projects, so changing it directly needs an admin. Class
+	// errdefs.ErrForbidden.
+	ErrForbidden = errdefs.Sentinel(errdefs.ErrForbidden, "ipam: forbidden")
+
 	// ErrCorrupt is returned when a stored record or key of the engine does
 	// not decode. Class errdefs.ErrCorrupt.
 	ErrCorrupt = errdefs.Sentinel(errdefs.ErrCorrupt, "ipam: stored data is corrupt")

@@ -7,6 +7,7 @@ import (
 
 	"github.com/metalkit/metalkit/audit"
 	"github.com/metalkit/metalkit/backends"
+	"github.com/metalkit/metalkit/errdefs"
 )
 
 // Options configures a Service. A nil *Options means defaults.
@@ -44,15 +45,26 @@ func New(store backends.Store, opts *Options) *Service {
 // everything else the transaction does. A Tx is valid only while its
 // transaction runs.
 type Tx struct {
+	ctx context.Context
 	tx  backends.Tx
 	rec *audit.Recorder
 }
 
-// Bind returns the Service bound to tx. rec records the events of the
+// Bind returns the Service bound to tx. ctx carries the caller: one scoped
+// to projects (audit.Actor.Scoped) may read but not change the engine,
+// which knows no projects (ErrForbidden). rec records the events of the
 // changes; a nil rec records none (an operation composed into another one
 // that records the change itself).
-func (s *Service) Bind(tx backends.Tx, rec *audit.Recorder) *Tx {
-	return &Tx{tx: tx, rec: rec}
+func (s *Service) Bind(ctx context.Context, tx backends.Tx, rec *audit.Recorder) *Tx {
+	return &Tx{ctx: ctx, tx: tx, rec: rec}
+}
+
+// allowed refuses a change to a caller scoped to projects.
+func (t *Tx) allowed(op string) error {
+	if a, _ := audit.FromContext(t.ctx); a.Scoped() {
+		return errdefs.Errorf(ErrForbidden, "ipam: %s needs an admin; user %s acts for projects %v only", op, errdefs.Quote(a.User), a.Projects)
+	}
+	return nil
 }
 
 // Backend returns the transaction the Tx is bound to.
@@ -61,13 +73,13 @@ func (t *Tx) Backend() backends.Tx { return t.tx }
 // runUpdate runs fn on a Tx bound to a new transaction of s's store.
 func runUpdate[T any](ctx context.Context, s *Service, fn func(t *Tx) (T, error)) (T, error) {
 	return audit.Do(ctx, s.trail, s.store, func(tx backends.Tx, rec *audit.Recorder) (T, error) {
-		return fn(s.Bind(tx, rec))
+		return fn(s.Bind(ctx, tx, rec))
 	})
 }
 
 // runView runs fn on a Tx bound to a new read-only transaction of s's store.
 func runView[T any](ctx context.Context, s *Service, fn func(t *Tx) (T, error)) (T, error) {
-	return audit.View(ctx, s.store, func(tx backends.Tx) (T, error) { return fn(s.Bind(tx, nil)) })
+	return audit.View(ctx, s.store, func(tx backends.Tx) (T, error) { return fn(s.Bind(ctx, tx, nil)) })
 }
 
 // done runs a change without a result.
@@ -86,11 +98,17 @@ func poolPath(name string) string      { return "pool/" + name }
 
 // CreatePrefix registers a top-level prefix (see the function CreatePrefix).
 func (t *Tx) CreatePrefix(p netip.Prefix) error {
+	if err := t.allowed("create prefix"); err != nil {
+		return err
+	}
 	return t.record(CreatePrefix(t.tx, p), "createprefix", prefixPath(p), map[string]any{"prefix": p})
 }
 
 // DeletePrefix deletes a prefix that holds nothing (see DeletePrefix).
 func (t *Tx) DeletePrefix(p netip.Prefix) error {
+	if err := t.allowed("delete prefix"); err != nil {
+		return err
+	}
 	return t.record(DeletePrefix(t.tx, p), "deleteprefix", prefixPath(p), map[string]any{"prefix": p})
 }
 
@@ -105,33 +123,51 @@ func (t *Tx) Children(p netip.Prefix) ([]netip.Prefix, error) { return Children(
 
 // AcquireChild takes the best-fitting free /bits child of parent.
 func (t *Tx) AcquireChild(parent netip.Prefix, bits int) (netip.Prefix, error) {
+	if err := t.allowed("acquire child"); err != nil {
+		return netip.Prefix{}, err
+	}
 	c, err := AcquireChild(t.tx, parent, bits)
 	return c, t.record(err, "acquirechild", prefixPath(parent), map[string]any{"parent": parent, "length": bits})
 }
 
 // AcquireSpecificChild takes the given child of parent.
 func (t *Tx) AcquireSpecificChild(parent, child netip.Prefix) error {
+	if err := t.allowed("acquire specific child"); err != nil {
+		return err
+	}
 	return t.record(AcquireSpecificChild(t.tx, parent, child), "acquirechild", prefixPath(parent), map[string]any{"parent": parent, "child": child})
 }
 
 // ReleaseChild gives a child back to parent.
 func (t *Tx) ReleaseChild(parent, child netip.Prefix) error {
+	if err := t.allowed("release child"); err != nil {
+		return err
+	}
 	return t.record(ReleaseChild(t.tx, parent, child), "releasechild", prefixPath(parent), map[string]any{"parent": parent, "child": child})
 }
 
 // AcquireIP takes the lowest free address of p.
 func (t *Tx) AcquireIP(p netip.Prefix) (netip.Addr, error) {
+	if err := t.allowed("acquire ip"); err != nil {
+		return netip.Addr{}, err
+	}
 	a, err := AcquireIP(t.tx, p)
 	return a, t.record(err, "acquireip", prefixPath(p), map[string]any{"prefix": p})
 }
 
 // AcquireSpecificIP takes address a of p.
 func (t *Tx) AcquireSpecificIP(p netip.Prefix, a netip.Addr) error {
+	if err := t.allowed("acquire specific ip"); err != nil {
+		return err
+	}
 	return t.record(AcquireSpecificIP(t.tx, p, a), "acquireip", prefixPath(p), map[string]any{"prefix": p, "ip": a})
 }
 
 // ReleaseIP gives address a of p back.
 func (t *Tx) ReleaseIP(p netip.Prefix, a netip.Addr) error {
+	if err := t.allowed("release ip"); err != nil {
+		return err
+	}
 	return t.record(ReleaseIP(t.tx, p, a), "releaseip", prefixPath(p), map[string]any{"prefix": p, "ip": a})
 }
 
@@ -143,11 +179,17 @@ func (t *Tx) FreeBlocks(p netip.Prefix, bits int) (*big.Int, error) { return Fre
 
 // CreatePool creates the integer pool name over min..max.
 func (t *Tx) CreatePool(name string, min, max uint64) error {
+	if err := t.allowed("create pool"); err != nil {
+		return err
+	}
 	return t.record(CreatePool(t.tx, name, min, max), "createpool", poolPath(name), map[string]any{"name": name, "min": min, "max": max})
 }
 
 // DeletePool deletes a pool that holds no value.
 func (t *Tx) DeletePool(name string) error {
+	if err := t.allowed("delete pool"); err != nil {
+		return err
+	}
 	return t.record(DeletePool(t.tx, name), "deletepool", poolPath(name), map[string]any{"name": name})
 }
 
@@ -156,22 +198,34 @@ func (t *Tx) GetPool(name string) (Pool, error) { return GetPool(t.tx, name) }
 
 // AcquireInt takes the lowest free value of a pool.
 func (t *Tx) AcquireInt(name string) (uint64, error) {
+	if err := t.allowed("acquire int"); err != nil {
+		return 0, err
+	}
 	v, err := AcquireInt(t.tx, name)
 	return v, t.record(err, "acquireint", poolPath(name), map[string]any{"name": name})
 }
 
 // AcquireSpecificInt takes value v of a pool.
 func (t *Tx) AcquireSpecificInt(name string, v uint64) error {
+	if err := t.allowed("acquire specific int"); err != nil {
+		return err
+	}
 	return t.record(AcquireSpecificInt(t.tx, name, v), "acquireint", poolPath(name), map[string]any{"name": name, "value": v})
 }
 
 // ReleaseInt gives value v back to a pool.
 func (t *Tx) ReleaseInt(name string, v uint64) error {
+	if err := t.allowed("release int"); err != nil {
+		return err
+	}
 	return t.record(ReleaseInt(t.tx, name, v), "releaseint", poolPath(name), map[string]any{"name": name, "value": v})
 }
 
 // ImportGoIPAM imports a go-ipam dump (see the function ImportGoIPAM).
 func (t *Tx) ImportGoIPAM(dump []byte) (ImportStats, error) {
+	if err := t.allowed("import go ipam"); err != nil {
+		return ImportStats{}, err
+	}
 	st, err := ImportGoIPAM(t.tx, dump)
 	return st, t.record(err, "importgoipam", "prefix/", map[string]any{"bytes": len(dump)})
 }

@@ -38,6 +38,9 @@ func (t *Tx) Allocate(req AllocateRequest) (*Machine, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := t.scope.project(req.ProjectID); err != nil {
+		return nil, err
+	}
 	quota, err := t.s.allocationHooks(t.ctx, spec)
 	if err != nil {
 		return nil, err
@@ -52,6 +55,9 @@ func (t *Tx) Allocate(req AllocateRequest) (*Machine, error) {
 func (s *Service) Allocate(ctx context.Context, req AllocateRequest) (*Machine, error) {
 	spec, err := ValidateAllocateRequest(req, caller(ctx))
 	if err != nil {
+		return nil, err
+	}
+	if err := scopeOf(ctx).project(req.ProjectID); err != nil {
 		return nil, err
 	}
 	quota, err := s.allocationHooks(ctx, spec)
@@ -88,7 +94,7 @@ func (t *Tx) allocate(spec *AllocateSpec, quota *int) (*Machine, error) {
 	var e *entry
 	var err error
 	if req.UUID != "" {
-		if e, err = loadMachine(t.tx, req.UUID); err != nil {
+		if e, err = t.visible(req.UUID); err != nil {
 			return nil, err
 		}
 		if err := CheckAllocationTarget(req, e.m); err != nil {

@@ -24,6 +24,13 @@
 // Storage, transactions and the service that composes these functions with
 // the network, switchstate and audit packages come in this same package.
 //
+// Tenant scoping: a caller in the context scoped to projects
+// (audit.Actor with Projects and not Admin) sees free machines and the
+// machines allocated to its projects, allocates for its projects, and frees,
+// updates and reinstalls only its own; registration, events, install
+// reports, state, sizes and reservations need an admin (ErrForbidden); see
+// scope.go. A caller without a scope is not limited.
+//
 // Errors match the package's sentinels (ErrInvalidArgument, ErrConflict,
 // ...) and, through them, the shared classes of package errdefs. Messages
 // name the package once, then the field, the quoted value and the problem:

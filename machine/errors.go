@@ -37,6 +37,10 @@ var (
 	// both.
 	ErrLocked = errdefs.Sentinel(errdefs.ErrConflict, "machine: locked")
 
+	// ErrForbidden (class forbidden): the caller, scoped to projects, may
+	// not do this (another project's machine, an admin's operation).
+	ErrForbidden = errdefs.Sentinel(errdefs.ErrForbidden, "machine: forbidden")
+
 	// ErrNoMachineAvailable (class exhausted): no free machine qualifies
 	// for an allocation by size and partition, or the size reservations
 	// of other projects hold the remaining ones.

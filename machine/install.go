@@ -181,6 +181,9 @@ type ReportRequest struct {
 // VRF of its primary private network. The machine must be allocated
 // (ErrConflict otherwise).
 func (t *Tx) Report(id string, r ReportRequest) (*Machine, error) {
+	if err := t.scope.adminOnly("reporting an installation"); err != nil {
+		return nil, err
+	}
 	errs := []error{limit(limits.Description("console_password", r.ConsolePassword))}
 	for _, f := range []struct{ name, v string }{{"boot_info.image_id", r.BootInfo.ImageID}, {"boot_info.primary_disk", r.BootInfo.PrimaryDisk},
 		{"boot_info.os_partition", r.BootInfo.OSPartition}, {"boot_info.initrd", r.BootInfo.Initrd}, {"boot_info.cmdline", r.BootInfo.Cmdline},
@@ -225,6 +228,9 @@ func (t *Tx) Report(id string, r ReportRequest) (*Machine, error) {
 // information's. It returns the machine's boot information as it was (nil
 // when it has none). A free machine, or a wiped disk, changes nothing.
 func (t *Tx) AbortReinstall(id string, primaryDiskWiped bool) (*BootInfo, error) {
+	if err := t.scope.adminOnly("aborting a reinstall"); err != nil {
+		return nil, err
+	}
 	e, err := loadMachine(t.tx, id)
 	if err != nil {
 		return nil, err
@@ -259,7 +265,7 @@ func (t *Tx) Reinstall(id, imageID string) (*Machine, error) {
 	if err := limit(limits.ID("imageid", imageID)); err != nil {
 		return nil, err
 	}
-	e, err := loadMachine(t.tx, id)
+	e, err := t.owned(id, "reinstall")
 	if err != nil {
 		return nil, err
 	}
@@ -296,7 +302,7 @@ func (t *Tx) Reinstall(id, imageID string) (*Machine, error) {
 // changes nothing. Freeing a free machine does the same (it releases
 // leftovers).
 func (t *Tx) Free(id string) (*Machine, error) {
-	e, err := loadMachine(t.tx, id)
+	e, err := t.owned(id, "free")
 	if err != nil {
 		return nil, err
 	}
@@ -415,7 +421,7 @@ func (t *Tx) Update(req UpdateRequest) (*Machine, error) {
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
-	e, err := loadMachine(t.tx, req.ID)
+	e, err := t.owned(req.ID, "update")
 	if err != nil {
 		return nil, err
 	}

@@ -27,6 +27,9 @@ type Event struct {
 // nothing. An event for a machine that does not exist creates a stub
 // machine (the id only) and its container.
 func (t *Tx) Event(id, event, message string) (*EventContainer, error) {
+	if err := t.scope.adminOnly("sending provisioning events"); err != nil {
+		return nil, err
+	}
 	typ, err := ParseEventType(event)
 	if err != nil {
 		return nil, err
@@ -79,6 +82,9 @@ func (t *Tx) GetEvents(id string) (*EventContainer, error) {
 	if err != nil {
 		return nil, err
 	}
+	if e.m != nil && !t.scope.sees(e.m) {
+		return nil, notFound("machine %s does not exist", q(id))
+	}
 	if e.c == nil {
 		return nil, notFound("machine %s has no event container", q(id))
 	}
@@ -107,6 +113,9 @@ type EventFailure struct {
 // the other machines' events commit. The error is non-nil only when ctx
 // ended before every machine was tried.
 func (s *Service) SendEvents(ctx context.Context, events []Event) (*EventBatchResult, error) {
+	if err := scopeOf(ctx).adminOnly("sending provisioning events"); err != nil {
+		return nil, err
+	}
 	byMachine := map[string][]Event{}
 	var ids []string
 	for _, ev := range events {
@@ -142,6 +151,9 @@ func (s *Service) SendEvents(ctx context.Context, events []Event) (*EventBatchRe
 // value case-insensitive ("", AVAILABLE, RESERVED, TAINTED, LOCKED), a
 // description for any value but available, the caller in ctx as issuer.
 func (t *Tx) SetState(id, value, description string) (*Machine, error) {
+	if err := t.scope.adminOnly("setting a machine's state"); err != nil {
+		return nil, err
+	}
 	e, err := loadMachine(t.tx, id)
 	if err != nil {
 		return nil, err
@@ -162,6 +174,9 @@ func (t *Tx) SetState(id, value, description string) (*Machine, error) {
 // SetLED stores machine id's chassis identify LED state (no command is
 // sent).
 func (t *Tx) SetLED(id, value, description string) (*Machine, error) {
+	if err := t.scope.adminOnly("setting a machine's LED"); err != nil {
+		return nil, err
+	}
 	v, err := ParseLEDValue(value)
 	if err := errors.Join(err, limit(limits.Description("description", description))); err != nil {
 		return nil, err
@@ -181,6 +196,9 @@ func (t *Tx) SetLED(id, value, description string) (*Machine, error) {
 
 // SetIPMI stores machine id's IPMI data with LastUpdated now.
 func (t *Tx) SetIPMI(id string, ipmi IPMI) (*Machine, error) {
+	if err := t.scope.adminOnly("setting a machine's IPMI data"); err != nil {
+		return nil, err
+	}
 	errs := []error{
 		limit(limits.Name("ipmi.address", ipmi.Address)),
 		limit(limits.Name("ipmi.mac", ipmi.MacAddress)),
@@ -208,6 +226,9 @@ func (t *Tx) SetIPMI(id string, ipmi IPMI) (*Machine, error) {
 
 // setWaiting sets machine id's waiting flag and returns the machine.
 func (t *Tx) setWaiting(id string, waiting bool) (*Machine, error) {
+	if err := t.scope.adminOnly("waiting for an allocation"); err != nil {
+		return nil, err
+	}
 	e, err := loadMachine(t.tx, id)
 	if err != nil {
 		return nil, err
@@ -274,7 +295,7 @@ func (s *Service) Wait(ctx context.Context, id string) (*Machine, error) {
 
 // Get returns machine id, or an error matching ErrNotFound.
 func (t *Tx) Get(id string) (*Machine, error) {
-	e, err := loadMachine(t.tx, id)
+	e, err := t.visible(id)
 	if err != nil {
 		return nil, err
 	}
@@ -336,7 +357,7 @@ func (t *Tx) List(f Filter) ([]*Machine, error) {
 		if err := json.Unmarshal(v, m); err != nil {
 			return false, corrupt("bucket %s key %s: machine record does not decode: %v", bucketMachines, q(string(k)), err)
 		}
-		if f.match(m) {
+		if f.match(m) && t.scope.sees(m) {
 			out = append(out, m)
 		}
 		return true, nil
@@ -358,7 +379,7 @@ func (t *Tx) freeMachines(f Filter) ([]*Machine, error) {
 		if err != nil {
 			return nil, err
 		}
-		if f.match(e.m) {
+		if f.match(e.m) && t.scope.sees(e.m) {
 			out = append(out, e.m)
 		}
 	}
@@ -372,6 +393,9 @@ func (t *Tx) freeMachines(f Filter) ([]*Machine, error) {
 // tagged with it (the rules of Free), and deletes the machine, its
 // container and its index entries, in one transaction.
 func (t *Tx) Delete(id string) (*Machine, error) {
+	if err := t.scope.adminOnly("deleting a machine"); err != nil {
+		return nil, err
+	}
 	e, err := loadMachine(t.tx, id)
 	if err != nil {
 		return nil, err
@@ -411,6 +435,9 @@ type LivelinessResult struct {
 // again. It reads every machine and container once, in one read
 // transaction.
 func (s *Service) Liveliness(ctx context.Context) (*LivelinessResult, error) {
+	if err := scopeOf(ctx).adminOnly("evaluating liveliness"); err != nil {
+		return nil, err
+	}
 	now := s.clock()
 	type change struct {
 		id string
@@ -501,6 +528,9 @@ func eachMachine(tx backends.Tx, fn func(m *Machine, c *EventContainer) error) e
 // service's clock (Dead for more than ResurrectAfter, or a failed
 // reclaim), each in a transaction of its own, and returns their ids.
 func (s *Service) Resurrect(ctx context.Context) ([]string, error) {
+	if err := scopeOf(ctx).adminOnly("resurrecting machines"); err != nil {
+		return nil, err
+	}
 	now := s.clock()
 	ids, err := read(ctx, s, func(t *Tx) ([]string, error) {
 		var ids []string
@@ -543,6 +573,9 @@ func (t *Tx) Issues(p IssueParams) ([]MachineIssues, error) {
 	var machines []Machine
 	containers := map[string]*EventContainer{}
 	err := eachMachine(t.tx, func(m *Machine, c *EventContainer) error {
+		if !t.scope.sees(m) {
+			return nil
+		}
 		machines = append(machines, *m)
 		if c != nil {
 			containers[m.ID] = c

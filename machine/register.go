@@ -87,6 +87,9 @@ func switchNics(nics []NIC) []switchstate.MachineNic {
 // The partition goes through the catalog. Any failure writes nothing, not
 // even the machine.
 func (t *Tx) Register(req RegisterRequest) (*Machine, bool, error) {
+	if err := t.scope.adminOnly("registering a machine"); err != nil {
+		return nil, false, err
+	}
 	if err := req.validate(); err != nil {
 		return nil, false, err
 	}

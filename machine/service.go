@@ -153,6 +153,8 @@ type Tx struct {
 	// checked is set when the service ran the catalog hooks before the
 	// transaction opened.
 	checked bool
+	// scope limits a scoped caller to its projects (see scope.go).
+	scope scope
 }
 
 // Bind returns the Service bound to tx, a transaction of the service's
@@ -160,7 +162,7 @@ type Tx struct {
 // hooks; rec records the events of the changes and runs the wake-ups of
 // waiting machines after the commit (nil records none and wakes no one).
 func (s *Service) Bind(ctx context.Context, tx backends.Tx, rec *audit.Recorder) *Tx {
-	return &Tx{s: s, ctx: ctx, tx: tx, rec: rec}
+	return &Tx{s: s, ctx: ctx, tx: tx, rec: rec, scope: scopeOf(ctx)}
 }
 
 // Backend returns the transaction the Tx is bound to.

@@ -49,6 +49,9 @@ func (t *Tx) GetSize(id string) (*Size, error) {
 // ValidateSize's rules and the overlap rule (CheckSizeOverlap) apply, every
 // problem reported together.
 func (t *Tx) CreateSize(s Size) (*Size, error) {
+	if err := t.scope.adminOnly("creating a size"); err != nil {
+		return nil, err
+	}
 	if err := ValidateSize(s); err != nil {
 		return nil, err
 	}
@@ -64,6 +67,9 @@ func (t *Tx) CreateSize(s Size) (*Size, error) {
 // labels, with the rules of CreateSize. Machines keep their size until
 // they register again.
 func (t *Tx) UpdateSize(s Size) (*Size, error) {
+	if err := t.scope.adminOnly("updating a size"); err != nil {
+		return nil, err
+	}
 	if err := ValidateSize(s); err != nil {
 		return nil, err
 	}
@@ -104,6 +110,9 @@ func (t *Tx) putSize(s Size, detail string, stamp func(*Size)) (*Size, error) {
 // reservation is refused (ErrConflict); machines keep the id until they
 // register again.
 func (t *Tx) DeleteSize(id string) (*Size, error) {
+	if err := t.scope.adminOnly("deleting a size"); err != nil {
+		return nil, err
+	}
 	s, err := t.GetSize(id)
 	if err != nil {
 		return nil, err
@@ -157,7 +166,7 @@ func (t *Tx) ListReservations(f ReservationFilter) ([]*SizeReservation, error) {
 	if err != nil {
 		return nil, err
 	}
-	return slices.DeleteFunc(all, func(r *SizeReservation) bool { return !f.match(r) }), nil
+	return slices.DeleteFunc(all, func(r *SizeReservation) bool { return !f.match(r) || !t.scope.owns(r.ProjectID) }), nil
 }
 
 // reservationSeq returns the sequence number of reservation id.
@@ -196,6 +205,9 @@ func (t *Tx) GetReservation(id string) (*SizeReservation, error) {
 	if err := json.Unmarshal(v, r); err != nil {
 		return nil, corrupt("bucket %s sequence %d: size reservation does not decode: %v", bucketReservations, seq, err)
 	}
+	if !t.scope.owns(r.ProjectID) {
+		return nil, notFound("size reservation %s does not exist", q(id))
+	}
 	return r, nil
 }
 
@@ -226,6 +238,9 @@ func (s *Service) reservationRefs(ctx context.Context, r SizeReservation) error 
 // partitions go through the catalog. An empty id is generated. The
 // reservation takes the next place in the creation order.
 func (t *Tx) CreateReservation(r SizeReservation) (*SizeReservation, error) {
+	if err := t.scope.adminOnly("creating a size reservation"); err != nil {
+		return nil, err
+	}
 	if r.ID == "" {
 		r.ID = t.s.ids()
 	}
@@ -286,6 +301,9 @@ func (t *Tx) putReservation(seq uint64, r *SizeReservation, detail string, body 
 // amount, description and labels with the rules of CreateReservation; it
 // keeps its place in the creation order.
 func (t *Tx) UpdateReservation(r SizeReservation) (*SizeReservation, error) {
+	if err := t.scope.adminOnly("updating a size reservation"); err != nil {
+		return nil, err
+	}
 	if err := checkID("id", r.ID); err != nil {
 		return nil, err
 	}
@@ -314,6 +332,9 @@ func (t *Tx) UpdateReservation(r SizeReservation) (*SizeReservation, error) {
 
 // DeleteReservation deletes a size reservation and returns it.
 func (t *Tx) DeleteReservation(id string) (*SizeReservation, error) {
+	if err := t.scope.adminOnly("deleting a size reservation"); err != nil {
+		return nil, err
+	}
 	r, err := t.GetReservation(id)
 	if err != nil {
 		return nil, err

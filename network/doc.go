@@ -10,6 +10,19 @@
 // or inside the one transaction, which rolls back on error, so no VRF, child
 // block or address is ever left behind.
 //
+// # Tenant scoping
+//
+// A caller in the context that is scoped to projects (audit.Actor with
+// Projects and not Admin) sees and changes only its projects' networks and
+// IPs, plus the networks that belong to no project (super, underlay,
+// external) and shared child networks, which it may use but not change.
+// Another project's network or IP is not found; a change it may not make
+// is ErrForbidden. Creating and deleting networks, making a network shared
+// and taking an IP directly from a private super network need an admin. A
+// caller without a scope is not limited: the embedder authorises itself.
+// The raw transaction functions (CreateTx, AllocateIPTx, ...) apply no
+// scope; they are what other packages compose after their own checks.
+//
 // Departures from metal-api, each a fix of a known defect: address family
 // names parse case-insensitively; a super network needs a default child
 // length for each of its families and none for another; shared VRFs are

@@ -3,6 +3,7 @@ package network
 import (
 	"context"
 	"net/netip"
+	"slices"
 	"time"
 
 	"github.com/google/uuid"
@@ -55,7 +56,8 @@ type Options struct {
 // (Store.Update for changes, with one audit event per committed change;
 // Store.View for reads). Bind gives the same operations inside a
 // transaction the caller already holds. The caller is the audit.Actor in
-// ctx. Service is safe for concurrent use.
+// ctx; a caller scoped to projects is limited to them (see the package
+// documentation). Service is safe for concurrent use.
 type Service struct {
 	store   backends.Store
 	clock   func() time.Time
@@ -96,6 +98,8 @@ type Tx struct {
 	// checked is set when the service ran the catalog hooks before the
 	// transaction opened.
 	checked bool
+	// scope limits a scoped caller to its projects (see scope.go).
+	scope scope
 }
 
 // Bind returns the Service bound to tx, a transaction of the service's
@@ -103,7 +107,7 @@ type Tx struct {
 // hooks. rec records the events of the changes; a nil rec records none (an
 // operation composed into another one that records the change itself).
 func (s *Service) Bind(ctx context.Context, tx backends.Tx, rec *audit.Recorder) *Tx {
-	return &Tx{s: s, ctx: ctx, tx: tx, rec: rec}
+	return &Tx{s: s, ctx: ctx, tx: tx, rec: rec, scope: scopeOf(ctx)}
 }
 
 // Backend returns the transaction the Tx is bound to.
@@ -178,6 +182,9 @@ func ipPath(ip *IP) string          { return "ip/" + ip.IPAddress.String() }
 // Create creates a super, underlay or external network (an admin's
 // operation) and returns it with its consumption. See CreateTx.
 func (t *Tx) Create(req CreateRequest) (*Network, error) {
+	if err := t.scope.adminOnly("creating a network"); err != nil {
+		return nil, err
+	}
 	if err := t.checkRefs(req.PartitionID, req.ProjectID); err != nil {
 		return nil, err
 	}
@@ -188,6 +195,21 @@ func (t *Tx) Create(req CreateRequest) (*Network, error) {
 
 // Update changes a network (an admin's operation). See UpdateTx.
 func (t *Tx) Update(req UpdateRequest) (*Network, error) {
+	if t.scope.scoped {
+		if _, err := t.ownNetwork(req.ID, "update"); err != nil {
+			return nil, err
+		}
+		if req.Shared != nil && *req.Shared {
+			if err := t.scope.adminOnly("making a network shared"); err != nil {
+				return nil, err
+			}
+		}
+		if req.Prefixes != nil || req.DestinationPrefixes != nil || req.DefaultChildPrefixLength != nil || req.AdditionalAnnouncableCIDRs != nil {
+			if err := t.scope.adminOnly("changing the prefixes of a network"); err != nil {
+				return nil, err
+			}
+		}
+	}
 	n, err := UpdateTx(t.tx, t.Env(), req)
 	n, err = withUsage(t.tx, n, err)
 	return recorded(t, n, err, "network.update", networkPath, req)
@@ -196,6 +218,14 @@ func (t *Tx) Update(req UpdateRequest) (*Network, error) {
 // AllocateChild allocates a child network of the partition's super network
 // for a project. See AllocateChildTx.
 func (t *Tx) AllocateChild(req AllocateRequest) (*Network, error) {
+	if err := t.scope.project("projectid", req.ProjectID); err != nil {
+		return nil, err
+	}
+	if req.Shared {
+		if err := t.scope.adminOnly("allocating a shared network"); err != nil {
+			return nil, err
+		}
+	}
 	if err := t.checkRefs(req.PartitionID, req.ProjectID); err != nil {
 		return nil, err
 	}
@@ -207,6 +237,11 @@ func (t *Tx) AllocateChild(req AllocateRequest) (*Network, error) {
 // Free frees a child network (a user's operation): its blocks and its VRF
 // return, in one step. It fails while the child holds IPs. See FreeTx.
 func (t *Tx) Free(id string) (*Network, error) {
+	if t.scope.scoped {
+		if _, err := t.ownNetwork(id, "free"); err != nil {
+			return nil, err
+		}
+	}
 	n, err := FreeTx(t.tx, id)
 	return recorded(t, n, err, "network.free", networkPath, map[string]string{"id": id})
 }
@@ -214,18 +249,47 @@ func (t *Tx) Free(id string) (*Network, error) {
 // Delete deletes a network (an admin's operation). It fails while the
 // network has children or holds IPs. See DeleteTx.
 func (t *Tx) Delete(id string) (*Network, error) {
+	if err := t.scope.adminOnly("deleting a network"); err != nil {
+		return nil, err
+	}
 	n, err := DeleteTx(t.tx, id)
 	return recorded(t, n, err, "network.delete", networkPath, map[string]string{"id": id})
 }
 
 // Get returns a network with its consumption.
-func (t *Tx) Get(id string) (*Network, error) { return GetWithConsumptionTx(t.tx, id) }
+func (t *Tx) Get(id string) (*Network, error) {
+	n, err := t.visibleNetwork(id)
+	if err != nil {
+		return nil, err
+	}
+	return n, withConsumption(t.tx, n)
+}
 
 // List returns the networks matching f, ordered by id, with consumption.
-func (t *Tx) List(f Filter) ([]*Network, error) { return ListTx(t.tx, f) }
+func (t *Tx) List(f Filter) ([]*Network, error) {
+	list, err := ListTx(t.tx, f)
+	if err != nil || !t.scope.scoped {
+		return list, err
+	}
+	return slices.DeleteFunc(list, func(n *Network) bool { return !t.scope.seesNetwork(n) }), nil
+}
 
 // AllocateIP allocates an IP of a network. See AllocateIPTx.
 func (t *Tx) AllocateIP(req AllocateIPRequest) (*IP, error) {
+	if t.scope.scoped {
+		if err := t.scope.project("projectid", req.ProjectID); err != nil {
+			return nil, err
+		}
+		n, err := t.visibleNetwork(req.NetworkID)
+		if err != nil {
+			return nil, err
+		}
+		if n.PrivateSuper {
+			if err := t.scope.adminOnly("taking an IP directly from a private super network"); err != nil {
+				return nil, err
+			}
+		}
+	}
 	if err := t.checkRefs("", req.ProjectID); err != nil {
 		return nil, err
 	}
@@ -235,21 +299,42 @@ func (t *Tx) AllocateIP(req AllocateIPRequest) (*IP, error) {
 
 // UpdateIP changes an IP's name, description, tags or type. See UpdateIPTx.
 func (t *Tx) UpdateIP(req UpdateIPRequest) (*IP, error) {
+	if _, err := t.GetIP(req.IPAddress); err != nil {
+		return nil, err
+	}
 	ip, err := UpdateIPTx(t.tx, t.Env(), req)
 	return recorded(t, ip, err, "ip.update", ipPath, req)
 }
 
 // FreeIP releases an IP that is not bound to a machine. See FreeIPTx.
 func (t *Tx) FreeIP(addr netip.Addr) (*IP, error) {
+	if _, err := t.GetIP(addr); err != nil {
+		return nil, err
+	}
 	ip, err := FreeIPTx(t.tx, addr)
 	return recorded(t, ip, err, "ip.free", ipPath, map[string]string{"ipaddress": addr.String()})
 }
 
 // GetIP returns the IP record of an address.
-func (t *Tx) GetIP(addr netip.Addr) (*IP, error) { return GetIPTx(t.tx, addr) }
+func (t *Tx) GetIP(addr netip.Addr) (*IP, error) {
+	ip, err := GetIPTx(t.tx, addr)
+	if err != nil {
+		return nil, err
+	}
+	if !t.scope.seesIP(ip) {
+		return nil, errdefs.Errorf(ErrNotFound, "network: ip %s", addr)
+	}
+	return ip, nil
+}
 
 // ListIPs returns the IPs matching f in address order.
-func (t *Tx) ListIPs(f IPFilter) ([]*IP, error) { return ListIPsTx(t.tx, f) }
+func (t *Tx) ListIPs(f IPFilter) ([]*IP, error) {
+	list, err := ListIPsTx(t.tx, f)
+	if err != nil || !t.scope.scoped {
+		return list, err
+	}
+	return slices.DeleteFunc(list, func(ip *IP) bool { return !t.scope.seesIP(ip) }), nil
+}
 
 // Create runs Tx.Create in its own transaction; the catalog hooks run
 // before it opens.

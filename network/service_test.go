@@ -74,7 +74,7 @@ func TestAuditEvents(t *testing.T) {
 		trail, err := audit.New(s, &audit.Options{Component: "test"})
 		require.NoError(t, err)
 		svc := network.New(s, &network.Options{Trail: trail, IDs: sequentialIDs("id")})
-		ctx := audit.NewContext(ctx, audit.Actor{User: "alice", Tenant: "t", Projects: []string{"p"}, RequestID: "rq-1"})
+		ctx := audit.NewContext(ctx, audit.Actor{User: "alice", Tenant: "t", Projects: []string{"p"}, Admin: true, RequestID: "rq-1"})
 
 		_, err = svc.Create(ctx, network.CreateRequest{ID: "super", PartitionID: "fra", PrivateSuper: true, Prefixes: pfx("10.0.0.0/16"), DefaultChildPrefixLength: map[network.AddressFamily]int{network.IPv4: 22}})
 		require.NoError(t, err)

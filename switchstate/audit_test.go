@@ -35,7 +35,7 @@ func TestAuditEvents(t *testing.T) {
 		tr, err := audit.New(s, &audit.Options{Component: "metal-api"})
 		require.NoError(t, err)
 		f := newFixture(t, s, &Options{Trail: tr})
-		ctx := audit.NewContext(ctx, audit.Actor{User: "admin", Tenant: "t1", Projects: []string{"p1"}, RequestID: "rq-1"})
+		ctx := audit.NewContext(ctx, audit.Actor{User: "admin", Tenant: "t1", Projects: []string{"p1"}, Admin: true, RequestID: "rq-1"})
 
 		req := switchReq("leaf01", "SONiC", "rack01", sonicPorts("leaf01", 0, 4))
 		_, _, err = f.svc.Register(ctx, req)

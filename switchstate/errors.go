@@ -26,6 +26,12 @@ var (
 	// exactly two mirrored switches in one rack, malformed FRR output.
 	ErrInvalidArgument = errdefs.Sentinel(errdefs.ErrInvalidArgument, "switchstate: invalid argument")
 
+	// ErrForbidden is returned when a caller scoped to projects
+	// (audit.Actor.Scoped) asks for a change: switches belong to the
+	// partition, and changing them needs an admin. Class
+	// errdefs.ErrForbidden.
+	ErrForbidden = errdefs.Sentinel(errdefs.ErrForbidden, "switchstate: forbidden")
+
 	// ErrStale is returned by ReadFRRFile when the file is older than the
 	// allowed age: fresh data is not available. Class
 	// errdefs.ErrUnavailable.

@@ -50,6 +50,9 @@ type NotifyResponse struct {
 // port state ErrInvalidArgument; both write nothing. Notify records an audit
 // event only with Options.AuditNotify.
 func (t *Tx) Notify(id string, req NotifyRequest) (*NotifyResponse, error) {
+	if err := t.adminOnly("notifying switch state"); err != nil {
+		return nil, err
+	}
 	if err := limits.ID("switch id", id); err != nil {
 		return nil, invalid(err)
 	}
@@ -207,6 +210,9 @@ func (s *Service) storeBGP(tx backends.Tx, sw *Switch, report map[string]BGPPort
 // state through Nic.WantState, written only if it changed, and the switch
 // is returned.
 func (t *Tx) Toggle(id, nic string, status PortState) (*Switch, error) {
+	if err := t.adminOnly("toggling a switch port"); err != nil {
+		return nil, err
+	}
 	want := PortState(strings.ToUpper(string(status)))
 	if want != PortUp && want != PortDown {
 		return nil, errdefs.Errorf(ErrInvalidArgument, "switchstate: the status %s must be concrete", errdefs.Quote(string(status)))

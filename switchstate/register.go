@@ -129,6 +129,9 @@ func (r *RegisterRequest) validate() (Vendor, error) {
 // is added as sent. Registering the same request again writes nothing and
 // records no event. The partition goes through Options.Catalog.
 func (t *Tx) Register(req RegisterRequest) (*Switch, bool, error) {
+	if err := t.adminOnly("registering a switch"); err != nil {
+		return nil, false, err
+	}
 	vendor, err := req.validate()
 	if err != nil {
 		return nil, false, err
@@ -315,6 +318,9 @@ type UpdateRequest struct {
 // wraps ErrInvalidArgument, an unknown switch ErrNotFound. A request that
 // changes nothing writes nothing.
 func (t *Tx) Update(req UpdateRequest) (*Switch, error) {
+	if err := t.adminOnly("updating a switch"); err != nil {
+		return nil, err
+	}
 	var errs []error
 	if err := limits.ID("id", req.ID); err != nil {
 		errs = append(errs, invalid(err))
@@ -358,6 +364,9 @@ func (t *Tx) Update(req UpdateRequest) (*Switch, error) {
 // history and returns it as it was. A switch with connections is refused
 // (ErrConflict) unless force is set.
 func (t *Tx) Delete(id string, force bool) (*Switch, error) {
+	if err := t.adminOnly("deleting a switch"); err != nil {
+		return nil, err
+	}
 	out, err := t.s.viewer().read(t.tx, id)
 	if err != nil {
 		return nil, err

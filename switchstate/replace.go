@@ -152,6 +152,9 @@ func (s *Service) portsRenamed(tx backends.Tx, renames []PortRename) error {
 // Options.PortsRenamed runs in the same transaction. It returns the new
 // switch. Any failure changes neither switch.
 func (t *Tx) Migrate(oldID, newID string) (*Switch, error) {
+	if err := t.adminOnly("migrating a switch"); err != nil {
+		return nil, err
+	}
 	var errs []error
 	if err := limits.ID("old switch id", oldID); err != nil {
 		errs = append(errs, invalid(err))

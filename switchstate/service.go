@@ -162,6 +162,15 @@ func (t *Tx) checkPartition(id string) error {
 	return t.s.checkPartition(t.ctx, id)
 }
 
+// adminOnly refuses a change to a caller scoped to projects.
+func (t *Tx) adminOnly(op string) error {
+	a, _ := audit.FromContext(t.ctx)
+	if a.Scoped() {
+		return errdefs.Errorf(ErrForbidden, "switchstate: %s needs an admin; user %s acts for projects %v only", op, errdefs.Quote(a.User), a.Projects)
+	}
+	return nil
+}
+
 // invalid wraps an error of a limits check as this package's
 // ErrInvalidArgument.
 func invalid(err error) error {

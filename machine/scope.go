@@ -1,0 +1,79 @@
+package machine
+
+import (
+	"context"
+
+	"github.com/metalkit/metalkit/audit"
+)
+
+// Tenant scoping. When the caller in the context is scoped to projects
+// (audit.Actor.Scoped: it names projects and is no admin):
+//
+//   - a machine or firewall allocated to another project is not found
+//     (get, list, events, free, update, reinstall, allocation by id); free
+//     machines and sizes are visible;
+//   - a size reservation of another project is not found;
+//   - an allocation must be for one of the caller's projects, and free,
+//     update and reinstall need a machine allocated to one of them
+//     (ErrForbidden otherwise);
+//   - the operations of admins and agents need an admin (ErrForbidden):
+//     registration, events, waiting, install reports, state, LED, IPMI,
+//     delete, sizes, size reservations, liveliness and resurrection.
+//
+// A context without a scoped actor is not limited.
+type scope struct {
+	actor  audit.Actor
+	scoped bool
+}
+
+func scopeOf(ctx context.Context) scope {
+	a, _ := audit.FromContext(ctx)
+	return scope{actor: a, scoped: a.Scoped()}
+}
+
+func (s scope) owns(project string) bool { return !s.scoped || s.actor.ActsFor(project) }
+
+// sees reports whether the caller may see machine m.
+func (s scope) sees(m *Machine) bool {
+	return !s.scoped || m.Allocation == nil || s.owns(m.Allocation.Project)
+}
+
+func (s scope) adminOnly(op string) error {
+	if s.scoped {
+		return fmtErr(ErrForbidden, "%s needs an admin; user %s acts for projects %v only", op, q(s.actor.User), s.actor.Projects)
+	}
+	return nil
+}
+
+func (s scope) project(project string) error {
+	if !s.owns(project) {
+		return fmtErr(ErrForbidden, "projectid %s: user %s does not act for this project", q(project), q(s.actor.User))
+	}
+	return nil
+}
+
+// visible loads machine id when the caller may see it; another project's
+// machine is ErrNotFound.
+func (t *Tx) visible(id string) (*entry, error) {
+	e, err := loadMachine(t.tx, id)
+	if err != nil {
+		return nil, err
+	}
+	if !t.scope.sees(e.m) {
+		return nil, notFound("machine %s does not exist", q(id))
+	}
+	return e, nil
+}
+
+// owned loads machine id for a change of its owner: visible and, for a
+// scoped caller, allocated to one of its projects.
+func (t *Tx) owned(id, op string) (*entry, error) {
+	e, err := t.visible(id)
+	if err != nil {
+		return nil, err
+	}
+	if t.scope.scoped && e.m.Allocation == nil {
+		return nil, fmtErr(ErrForbidden, "%s machine %s: it is not allocated to a project of user %s", op, q(id), q(t.scope.actor.User))
+	}
+	return e, nil
+}
