@@ -1,6 +1,7 @@
 package ipam
 
 import (
+	"errors"
 	"net/netip"
 
 	"github.com/metalkit/metalkit/backends"
@@ -60,6 +61,14 @@ func exhaustedBlock(sp span, bs blockSet, bits int) error {
 
 func registerChild(tx backends.Tx, sp span, r *record, child netip.Prefix) error {
 	cs := newSpan(child)
+	// The free blocks said the space is free; a record of the child that
+	// exists all the same means the indexes contradict each other, and
+	// overwriting it would lose its state.
+	if _, err := tx.Get(bucketPrefixes, prefixKey(child)); err == nil {
+		return errdefs.Errorf(ErrCorrupt, "ipam: prefix %s: child %s is free in the free blocks but has a record in bucket %s", sp.p, child, bucketPrefixes)
+	} else if !errors.Is(err, backends.ErrNotFound) {
+		return err
+	}
 	if err := tx.Put(childBucket(sp.p), childKey(cs.start, cs.bits), marker); err != nil {
 		return err
 	}

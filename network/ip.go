@@ -132,6 +132,13 @@ func AllocateIPTx(tx backends.Tx, env Env, req AllocateIPRequest) (*IP, error) {
 		Created:        env.Now,
 		Changed:        env.Now,
 	}
+	// ipam said the address was free; a record under it all the same means
+	// the store contradicts itself, and overwriting it would lose an IP.
+	if ok, err := exists(tx, bucketIPs, ipKey(addr)); err != nil {
+		return nil, err
+	} else if ok {
+		return nil, errdefs.Errorf(ErrCorrupt, "network: address %s was free in ipam but bucket %s holds a record of it", addr, bucketIPs)
+	}
 	if err := putIP(tx, ip); err != nil {
 		return nil, err
 	}

@@ -1,0 +1,483 @@
+package network
+
+import (
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/netip"
+
+	"github.com/metalkit/metalkit/backends"
+	"github.com/metalkit/metalkit/check"
+	"github.com/metalkit/metalkit/ipam"
+)
+
+// checkBatch is the most IPs a check transaction reads.
+const checkBatch = 1024
+
+// Check verifies the network package's state against itself and the ipam
+// engine, reading in transactions of bounded size:
+//
+//   - every network decodes, its prefixes are registered in ipam, a child
+//     names an existing super network that lists it as a child and its
+//     prefixes are children of the parent's, and the partition indexes of
+//     super and underlay networks name existing networks of that kind;
+//   - every IP decodes, belongs to an existing network and lies in one of
+//     its prefixes, its address is taken in ipam (not both free and held)
+//     and the network's IP index lists it; no address is taken in ipam
+//     without an IP (an orphaned address) and no index entry names a
+//     missing IP;
+//   - the VRF use counts equal the networks using each VRF, and the VRF
+//     pool holds exactly the VRFs in use.
+//
+// Orphaned addresses, index entries, VRF counts and pool entries are
+// repairable.
+func Check(ctx context.Context, store backends.Store, opts check.Options) ([]check.Finding, error) {
+	c := &checker{store: store, limit: opts.Limit(), seen: map[string]int{}}
+	var nets []*Network
+	err := store.View(ctx, func(tx backends.Tx) error {
+		nets = nil
+		c.out = c.out[:0]
+		return tx.Ascend(bucketNetworks, nil, func(k, v []byte) (bool, error) {
+			n := &Network{}
+			if err := json.Unmarshal(v, n); err != nil {
+				c.add("record", nil, "network %q does not decode: %v", k, err, check.Key{Bucket: bucketNetworks, Key: k})
+				return true, nil
+			}
+			nets = append(nets, n)
+			return true, nil
+		})
+	})
+	if err != nil {
+		return nil, err
+	}
+	for _, n := range nets {
+		if err := store.View(ctx, func(tx backends.Tx) error { return c.network(tx, n.ID) }); err != nil {
+			return nil, err
+		}
+		for _, p := range n.Prefixes {
+			if err := c.prefixIPs(ctx, n.ID, p); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if err := c.ipRecords(ctx); err != nil {
+		return nil, err
+	}
+	if err := store.View(ctx, c.indexes); err != nil {
+		return nil, err
+	}
+	if err := store.View(ctx, c.vrfs); err != nil {
+		return nil, err
+	}
+	return c.out, nil
+}
+
+type checker struct {
+	store backends.Store
+	limit int
+	seen  map[string]int
+	out   []check.Finding
+}
+
+// add records a finding unless its invariant has reached the limit.
+func (c *checker) add(invariant string, repair func(tx backends.Tx) error, format string, args ...any) {
+	var keys []check.Key
+	for len(args) > 0 {
+		k, ok := args[len(args)-1].(check.Key)
+		if !ok {
+			break
+		}
+		keys = append([]check.Key{k}, keys...)
+		args = args[:len(args)-1]
+	}
+	inv := "network." + invariant
+	if c.seen[inv] >= c.limit {
+		return
+	}
+	c.seen[inv]++
+	c.out = append(c.out, check.Finding{Invariant: inv, Message: "network: " + fmt.Sprintf(format, args...), Keys: keys, Repair: repair})
+}
+
+func networkKey(id string) check.Key { return check.Key{Bucket: bucketNetworks, Key: idKey(id)} }
+
+// network checks one network's links, in one transaction.
+func (c *checker) network(tx backends.Tx, id string) error {
+	n, err := GetTx(tx, id)
+	if errors.Is(err, ErrNotFound) {
+		return nil // deleted meanwhile
+	}
+	if err != nil {
+		return err
+	}
+	for _, p := range n.Prefixes {
+		if _, err := ipam.GetPrefix(tx, p); errors.Is(err, ipam.ErrNotFound) {
+			c.add("prefix", nil, "network %q: prefix %s is not registered in ipam", n.ID, p, networkKey(n.ID))
+		} else if err != nil && !errors.Is(err, ipam.ErrCorrupt) {
+			return err
+		}
+	}
+	if n.ParentNetworkID != "" {
+		parent, err := GetTx(tx, n.ParentNetworkID)
+		switch {
+		case errors.Is(err, ErrNotFound):
+			c.add("parent", nil, "child network %q names the missing parent %q", n.ID, n.ParentNetworkID, networkKey(n.ID))
+			return nil
+		case errors.Is(err, ErrCorrupt):
+			return nil // reported with the records
+		case err != nil:
+			return err
+		}
+		if !parent.PrivateSuper {
+			c.add("parent", nil, "child network %q names %q as its parent, which is no super network", n.ID, parent.ID, networkKey(n.ID))
+		}
+		key := pairKey(parent.ID, []byte(n.ID))
+		if ok, err := exists(tx, bucketChildren, key); err != nil {
+			return err
+		} else if !ok {
+			c.add("children-index", putKey(bucketChildren, key), "super network %q does not list its child %q", parent.ID, n.ID, check.Key{Bucket: bucketChildren, Key: key})
+		}
+		for _, p := range n.Prefixes {
+			pp := parentPrefixOf(parent, p)
+			got, err := ipam.GetPrefix(tx, p)
+			if err != nil {
+				continue // reported above
+			}
+			if !pp.IsValid() || got.Parent != pp {
+				c.add("parent", nil, "child network %q: prefix %s is registered under %s, not under a prefix of its parent %q", n.ID, p, got.Parent, parent.ID, networkKey(n.ID))
+			}
+		}
+	}
+	return nil
+}
+
+func putKey(bucket string, key []byte) func(tx backends.Tx) error {
+	return func(tx backends.Tx) error { return tx.Put(bucket, key, nil) }
+}
+
+func deleteKey(bucket string, key []byte) func(tx backends.Tx) error {
+	return func(tx backends.Tx) error { return tx.Delete(bucket, key) }
+}
+
+// prefixIPs compares the IP records in prefix p of network id with the
+// addresses ipam holds taken, in batches of checkBatch records.
+func (c *checker) prefixIPs(ctx context.Context, id string, p netip.Prefix) error {
+	cursor := p.Addr()
+	for {
+		var next netip.Addr
+		done := true
+		err := c.store.View(ctx, func(tx backends.Tx) error {
+			next, done = netip.Addr{}, true
+			if _, err := GetTx(tx, id); err != nil {
+				return ignoreGone(err)
+			}
+			u, err := ipam.GetUsage(tx, p)
+			if err != nil {
+				return ignoreGone(err)
+			}
+			if u.UsedChildren.Sign() > 0 {
+				return nil // a prefix with children holds no IPs
+			}
+			records := map[netip.Addr]*IP{}
+			var last netip.Addr
+			err = tx.Ascend(bucketIPs, ipKey(cursor), func(k, v []byte) (bool, error) {
+				ip := &IP{}
+				if err := json.Unmarshal(v, ip); err != nil {
+					return true, nil // reported by ipRecords
+				}
+				if !p.Contains(ip.IPAddress) {
+					return false, nil
+				}
+				records[ip.IPAddress] = ip
+				last = ip.IPAddress
+				if len(records) == checkBatch {
+					done = false
+					return false, nil
+				}
+				return true, nil
+			})
+			if err != nil {
+				return err
+			}
+			inRange := func(a netip.Addr) bool { return done || a.Compare(last) <= 0 }
+			for a, ip := range records {
+				taken, err := ipam.IsTaken(tx, p, a)
+				if err != nil {
+					return err
+				}
+				if !taken {
+					c.add("free-held", acquireAddress(p, a), "ip %s of network %q is free in ipam prefix %s: it could be handed out twice", a, ip.NetworkID, p,
+						check.Key{Bucket: bucketIPs, Key: ipKey(a)})
+				}
+				if ip.NetworkID == id {
+					key := pairKey(id, ipKey(a))
+					if ok, err := exists(tx, bucketNetworkIPs, key); err != nil {
+						return err
+					} else if !ok {
+						c.add("ip-index", putKey(bucketNetworkIPs, key), "network %q does not list its ip %s", id, a, check.Key{Bucket: bucketNetworkIPs, Key: key})
+					}
+				}
+			}
+			err = ipam.EachTaken(tx, p, cursor, func(a netip.Addr) (bool, error) {
+				if !inRange(a) {
+					return false, nil
+				}
+				if _, ok := records[a]; !ok {
+					c.add("orphaned-address", releaseAddress(p, a), "address %s is taken in ipam prefix %s of network %q, but no ip holds it", a, p, id,
+						check.Key{Bucket: "ipam/ip/" + p.String(), Key: []byte(a.String())})
+				}
+				return true, nil
+			})
+			if err != nil {
+				return err
+			}
+			if !done {
+				next = last.Next()
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		if done || !next.IsValid() {
+			return nil
+		}
+		cursor = next
+	}
+}
+
+// ignoreGone turns "deleted meanwhile" into nil.
+func ignoreGone(err error) error {
+	if errors.Is(err, ErrNotFound) || errors.Is(err, ipam.ErrNotFound) {
+		return nil
+	}
+	return err
+}
+
+// acquireAddress marks an address held by an IP as taken in ipam, unless
+// it was taken meanwhile.
+func acquireAddress(p netip.Prefix, a netip.Addr) func(tx backends.Tx) error {
+	return func(tx backends.Tx) error {
+		taken, err := ipam.IsTaken(tx, p, a)
+		if err != nil || taken {
+			return err
+		}
+		return ipam.AcquireSpecificIP(tx, p, a)
+	}
+}
+
+// releaseAddress gives an orphaned address back, unless an IP holds it by
+// now.
+func releaseAddress(p netip.Prefix, a netip.Addr) func(tx backends.Tx) error {
+	return func(tx backends.Tx) error {
+		if ok, err := exists(tx, bucketIPs, ipKey(a)); err != nil || ok {
+			return err
+		}
+		taken, err := ipam.IsTaken(tx, p, a)
+		if err != nil || !taken {
+			return err
+		}
+		return ipam.ReleaseIP(tx, p, a)
+	}
+}
+
+// ipRecords checks every IP record against its network, in batches.
+func (c *checker) ipRecords(ctx context.Context) error {
+	var from []byte
+	for {
+		var next []byte
+		err := c.store.View(ctx, func(tx backends.Tx) error {
+			next = nil
+			nets := map[string]*Network{}
+			n := 0
+			return tx.Ascend(bucketIPs, from, func(k, v []byte) (bool, error) {
+				if n == checkBatch {
+					next = k
+					return false, nil
+				}
+				n++
+				ip := &IP{}
+				if err := json.Unmarshal(v, ip); err != nil {
+					c.add("record", nil, "ip %x does not decode: %v", k, err, check.Key{Bucket: bucketIPs, Key: k})
+					return true, nil
+				}
+				nw, ok := nets[ip.NetworkID]
+				if !ok {
+					var err error
+					nw, err = GetTx(tx, ip.NetworkID)
+					if err != nil && !errors.Is(err, ErrNotFound) && !errors.Is(err, ErrCorrupt) {
+						return false, err
+					}
+					nets[ip.NetworkID] = nw
+				}
+				if nw == nil {
+					c.add("ip-network", nil, "ip %s names the missing network %q", ip.IPAddress, ip.NetworkID, check.Key{Bucket: bucketIPs, Key: k})
+					return true, nil
+				}
+				if _, ok := prefixContaining(nw, ip.IPAddress); !ok {
+					c.add("ip-prefix", nil, "ip %s lies in no prefix of its network %q", ip.IPAddress, nw.ID, check.Key{Bucket: bucketIPs, Key: k})
+				}
+				return true, nil
+			})
+		})
+		if err != nil {
+			return err
+		}
+		if next == nil {
+			return nil
+		}
+		from = next
+	}
+}
+
+// indexes checks the index entries that name networks and IPs.
+func (c *checker) indexes(tx backends.Tx) error {
+	for _, idx := range []struct {
+		bucket, kind string
+		is           func(*Network) bool
+	}{{bucketSuper, "super", func(n *Network) bool { return n.PrivateSuper }}, {bucketUnderlay, "underlay", func(n *Network) bool { return n.Underlay }}} {
+		err := tx.Ascend(idx.bucket, nil, func(k, v []byte) (bool, error) {
+			n, err := GetTx(tx, string(v))
+			switch {
+			case errors.Is(err, ErrNotFound) || (err == nil && !idx.is(n)):
+				c.add("partition-index", deleteKey(idx.bucket, k), "partition %q names %q as its %s network, which is none", k, v, idx.kind, check.Key{Bucket: idx.bucket, Key: k})
+			case err != nil && !errors.Is(err, ErrCorrupt):
+				return false, err
+			}
+			return true, nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+	err := tx.Ascend(bucketChildren, nil, func(k, _ []byte) (bool, error) {
+		parent, child, ok := splitPair(k)
+		if !ok {
+			c.add("children-index", deleteKey(bucketChildren, k), "corrupt child index key %x", k, check.Key{Bucket: bucketChildren, Key: k})
+			return true, nil
+		}
+		n, err := GetTx(tx, child)
+		switch {
+		case errors.Is(err, ErrNotFound) || (err == nil && n.ParentNetworkID != parent):
+			c.add("children-index", deleteKey(bucketChildren, k), "super network %q lists %q as a child, which is not its child", parent, child, check.Key{Bucket: bucketChildren, Key: k})
+		case err != nil && !errors.Is(err, ErrCorrupt):
+			return false, err
+		}
+		return true, nil
+	})
+	if err != nil {
+		return err
+	}
+	return tx.Ascend(bucketNetworkIPs, nil, func(k, _ []byte) (bool, error) {
+		id, rest, ok := splitPair(k)
+		if !ok {
+			return true, nil
+		}
+		raw, err := tx.Get(bucketIPs, []byte(rest))
+		if errors.Is(err, backends.ErrNotFound) {
+			c.add("ip-index", deleteKey(bucketNetworkIPs, k), "network %q lists an ip %x that does not exist", id, rest, check.Key{Bucket: bucketNetworkIPs, Key: k})
+			return true, nil
+		}
+		if err != nil {
+			return false, err
+		}
+		ip := &IP{}
+		if json.Unmarshal(raw, ip) == nil && ip.NetworkID != id {
+			c.add("ip-index", deleteKey(bucketNetworkIPs, k), "network %q lists ip %s of network %q", id, ip.IPAddress, ip.NetworkID, check.Key{Bucket: bucketNetworkIPs, Key: k})
+		}
+		return true, nil
+	})
+}
+
+// splitPair splits a pairKey at its first NUL.
+func splitPair(k []byte) (a, b string, ok bool) {
+	for i, c := range k {
+		if c == 0 {
+			return string(k[:i]), string(k[i+1:]), true
+		}
+	}
+	return "", "", false
+}
+
+// vrfs compares the VRF use counts and the pool with the networks.
+func (c *checker) vrfs(tx backends.Tx) error {
+	users := map[uint32]uint32{}
+	err := tx.Ascend(bucketNetworks, nil, func(_, v []byte) (bool, error) {
+		n := &Network{}
+		if json.Unmarshal(v, n) == nil && n.VRF != 0 {
+			users[n.VRF]++
+		}
+		return true, nil
+	})
+	if err != nil {
+		return err
+	}
+	refs := map[uint32]uint32{}
+	err = tx.Ascend(bucketVRF, nil, func(k, v []byte) (bool, error) {
+		if len(k) != 4 || len(v) != 4 {
+			c.add("vrf-count", deleteKey(bucketVRF, k), "corrupt vrf count %x -> %x", k, v, check.Key{Bucket: bucketVRF, Key: k})
+			return true, nil
+		}
+		refs[binary.BigEndian.Uint32(k)] = binary.BigEndian.Uint32(v)
+		return true, nil
+	})
+	if err != nil {
+		return err
+	}
+	for vrf, n := range users {
+		if refs[vrf] != n {
+			c.add("vrf-count", setVRFCount(vrf, n), "vrf %d is used by %d networks, its count says %d", vrf, n, refs[vrf], check.Key{Bucket: bucketVRF, Key: vrfKey(vrf)})
+		}
+	}
+	for vrf, n := range refs {
+		if users[vrf] == 0 {
+			c.add("vrf-count", setVRFCount(vrf, 0), "vrf %d is counted %d times but no network uses it", vrf, n, check.Key{Bucket: bucketVRF, Key: vrfKey(vrf)})
+		}
+	}
+	if _, err := ipam.GetPool(tx, vrfPool); errors.Is(err, ipam.ErrNotFound) {
+		return nil
+	} else if err != nil {
+		return err
+	}
+	taken := map[uint32]bool{}
+	err = ipam.EachTakenInt(tx, vrfPool, func(v uint64) (bool, error) {
+		taken[uint32(v)] = true
+		if users[uint32(v)] == 0 {
+			c.add("vrf-pool", releaseVRFValue(uint32(v)), "vrf %d is taken in the pool but no network uses it", v, check.Key{Bucket: "ipam/int/" + vrfPool})
+		}
+		return true, nil
+	})
+	if err != nil {
+		return err
+	}
+	for vrf := range users {
+		if !taken[vrf] {
+			c.add("vrf-pool", takeVRFValue(vrf), "vrf %d is used by networks but free in the pool", vrf, check.Key{Bucket: "ipam/int/" + vrfPool})
+		}
+	}
+	return nil
+}
+
+func setVRFCount(vrf, n uint32) func(tx backends.Tx) error {
+	return func(tx backends.Tx) error { return setVRFRefs(tx, vrf, n) }
+}
+
+func releaseVRFValue(vrf uint32) func(tx backends.Tx) error {
+	return func(tx backends.Tx) error {
+		if n, err := vrfRefs(tx, vrf); err != nil || n > 0 {
+			return err
+		}
+		return ipam.ReleaseInt(tx, vrfPool, uint64(vrf))
+	}
+}
+
+func takeVRFValue(vrf uint32) func(tx backends.Tx) error {
+	return func(tx backends.Tx) error {
+		err := ipam.AcquireSpecificInt(tx, vrfPool, uint64(vrf))
+		if errors.Is(err, ipam.ErrAlreadyAllocated) {
+			return nil
+		}
+		return err
+	}
+}
