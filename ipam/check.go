@@ -81,7 +81,9 @@ type recount struct {
 	free         [129]uint64
 }
 
-func prefixRecordKey(p netip.Prefix) check.Key { return check.Key{Bucket: bucketPrefixes, Key: prefixKey(p)} }
+func prefixRecordKey(p netip.Prefix) check.Key {
+	return check.Key{Bucket: bucketPrefixes, Key: prefixKey(p)}
+}
 
 func finding(invariant string, key check.Key, repair func(tx backends.Tx) error, format string, args ...any) check.Finding {
 	return check.Finding{Invariant: "ipam." + invariant, Message: "ipam: " + fmt.Sprintf(format, args...), Keys: []check.Key{key}, Repair: repair}

@@ -60,10 +60,14 @@ func TestCheckFindsEachBrokenInvariant(t *testing.T) {
 	childPrefix := func(n *network.Network) netip.Prefix { return n.Prefixes[0] }
 	cases := []broken{
 		{"orphaned address", "network.orphaned-address", true, func(t *testing.T, s backends.Store, child *network.Network) {
-			raw(t, s, func(tx backends.Tx) error { return ipam.AcquireSpecificIP(tx, childPrefix(child), netip.MustParseAddr("10.0.0.9")) })
+			raw(t, s, func(tx backends.Tx) error {
+				return ipam.AcquireSpecificIP(tx, childPrefix(child), netip.MustParseAddr("10.0.0.9"))
+			})
 		}},
 		{"address both free and held", "network.free-held", true, func(t *testing.T, s backends.Store, child *network.Network) {
-			raw(t, s, func(tx backends.Tx) error { return ipam.ReleaseIP(tx, childPrefix(child), netip.MustParseAddr("10.0.0.1")) })
+			raw(t, s, func(tx backends.Tx) error {
+				return ipam.ReleaseIP(tx, childPrefix(child), netip.MustParseAddr("10.0.0.1"))
+			})
 		}},
 		{"missing ip index entry", "network.ip-index", true, func(t *testing.T, s backends.Store, child *network.Network) {
 			raw(t, s, func(tx backends.Tx) error {
