@@ -18,6 +18,7 @@ import (
 	"github.com/metalkit/metalkit/backends/memstore"
 	"github.com/metalkit/metalkit/errdefs"
 	"github.com/metalkit/metalkit/internal/storetest"
+	"github.com/metalkit/metalkit/machine"
 	"github.com/metalkit/metalkit/network"
 	"github.com/metalkit/metalkit/switchstate"
 )
@@ -53,8 +54,9 @@ var m1Nics = []switchstate.MachineNic{
 }
 
 // provision is one cross-package transaction: a child network for a
-// project, one IP of each family in it, the machine's switch ports put into
-// the child's VRF, and a record of the embedding program's own. failLast
+// project, one IP of each family in it, the machine registered (and so
+// wired to its switches) with its ports put into the child's VRF, and a
+// record of the embedding program's own. failLast
 // makes the last step fail.
 func provision(tx *metalkit.Tx, failLast bool) error {
 	child, err := tx.Networks.AllocateChild(network.AllocateRequest{PartitionID: "fra-equ01", ProjectID: "p1", Name: "m1-net"})
@@ -66,7 +68,7 @@ func provision(tx *metalkit.Tx, failLast bool) error {
 			return err
 		}
 	}
-	if _, _, err := tx.Switches.ConnectMachine("m1", "fra-equ01", m1Nics); err != nil {
+	if _, _, err := tx.Machines.Register(machine.RegisterRequest{ID: "m1", PartitionID: "fra-equ01", Hardware: m1Hardware(), BIOS: &machine.BIOS{}}); err != nil {
 		return err
 	}
 	if err := tx.Switches.SetMachineVRF("m1", switchstate.TenantVRF(child.VRF)); err != nil {
@@ -123,6 +125,7 @@ func ExampleKit_Update() {
 	// event network.allocatechild network/id-1
 	// event ip.allocate ip/10.0.0.1
 	// event ip.allocate ip/2001:db8:0:10::1
+	// event machine.register machine/m1
 }
 
 // sequence returns ids prefix-1, prefix-2, ...
@@ -176,7 +179,7 @@ func TestCrossPackageTransaction(t *testing.T) {
 			count[e.Detail]++
 			assert.Equal(t, "provisioner", e.User)
 		}
-		assert.Equal(t, map[string]int{"network.allocatechild": 1, "ip.allocate": 2}, count)
+		assert.Equal(t, map[string]int{"network.allocatechild": 1, "ip.allocate": 2, "machine.register": 1}, count)
 	})
 }
 

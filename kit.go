@@ -8,6 +8,7 @@ import (
 
 	"github.com/metalkit/metalkit/audit"
 	"github.com/metalkit/metalkit/backends"
+	"github.com/metalkit/metalkit/check"
 	"github.com/metalkit/metalkit/ipam"
 	"github.com/metalkit/metalkit/machine"
 	"github.com/metalkit/metalkit/network"
@@ -142,6 +143,70 @@ func Open(store backends.Store, opts *Options) (*Kit, error) {
 	}
 	k.Machines = machine.New(store, &mOpts)
 	return k, nil
+}
+
+// Check verifies the consistency of the whole store, package by package
+// (ipam, network, machine, switchstate; the audit trail's hash chain when
+// it keeps one), reading in transactions of bounded size so that it can run
+// on a live store, and reports every finding with the keys involved. With
+// opts.Repair the repairable findings (counters, orphaned addresses, index
+// entries) are repaired, all in one transaction, and the report counts
+// them; by default it is a dry run. A nil opts is a dry run with the
+// default limits.
+func (k *Kit) Check(ctx context.Context, opts *check.Options) (*check.Report, error) {
+	var o check.Options
+	if opts != nil {
+		o = *opts
+	}
+	fs, err := CheckStore(ctx, k.Store, o)
+	if err != nil {
+		return nil, err
+	}
+	rep := &check.Report{Findings: fs, DryRun: !o.Repair}
+	if k.Trail != nil {
+		fs, err := k.Trail.Check(ctx)
+		if err != nil {
+			return nil, err
+		}
+		rep.Findings = append(rep.Findings, fs...)
+	}
+	if !o.Repair {
+		return rep, nil
+	}
+	err = k.Store.Update(ctx, func(tx backends.Tx) error {
+		rep.Repaired = 0
+		for _, f := range rep.Findings {
+			if f.Repair == nil {
+				continue
+			}
+			if err := f.Repair(tx); err != nil {
+				return fmt.Errorf("metalkit: repair %s: %w", f.Invariant, err)
+			}
+			rep.Repaired++
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return rep, nil
+}
+
+// CheckStore runs the consistency checkers of every package (ipam,
+// network, machine, switchstate) over store and returns their findings; it
+// repairs nothing (see Kit.Check).
+func CheckStore(ctx context.Context, store backends.Store, opts check.Options) ([]check.Finding, error) {
+	out := []check.Finding{}
+	for _, c := range []func(context.Context, backends.Store, check.Options) ([]check.Finding, error){
+		ipam.Check, network.Check, machine.Check, switchstate.Check,
+	} {
+		fs, err := c(ctx, store, opts)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, fs...)
+	}
+	return out, nil
 }
 
 // Close closes the store and, when the trail has its own, the trail's

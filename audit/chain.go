@@ -5,8 +5,10 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"errors"
+	"fmt"
 
 	"github.com/metalkit/metalkit/backends"
+	"github.com/metalkit/metalkit/check"
 )
 
 // Reason says how a link of the hash chain is broken.
@@ -191,4 +193,23 @@ func (t *Trail) entriesBeyond(ctx context.Context, seq uint64) (bool, error) {
 		})
 	})
 	return found, err
+}
+
+// Check reports the trail's hash chain as a consistency finding when
+// Verify finds a broken link (invariant "audit.chain"); a trail without a
+// chain has nothing to check. Broken links are not repairable: they are
+// evidence.
+func (t *Trail) Check(ctx context.Context) ([]check.Finding, error) {
+	if !t.chain {
+		return nil, nil
+	}
+	v, err := t.Verify(ctx)
+	if err != nil || v.Broken == nil {
+		return nil, err
+	}
+	return []check.Finding{{
+		Invariant: "audit.chain",
+		Message:   fmt.Sprintf("audit: the hash chain is broken at seq %d (entry %q): %s, after %d intact entries", v.Broken.Seq, v.Broken.ID, v.Broken.Reason, v.Checked),
+		Keys:      []check.Key{{Bucket: seqBucket, Key: seqKey(v.Broken.Seq)}},
+	}}, nil
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/metalkit/metalkit/backends/boltstore"
 	"github.com/metalkit/metalkit/backends/memstore"
 	"github.com/metalkit/metalkit/backends/redisstore"
+	"github.com/metalkit/metalkit/check"
 	"github.com/metalkit/metalkit/internal/redistest"
 )
 
@@ -37,6 +38,60 @@ func Factories() []Factory {
 		{Name: "boltstore", New: newBolt},
 		{Name: "redisstore", New: newRedis},
 	}
+}
+
+// Checker is a consistency checker run over every store of this package
+// when its test ends (see RegisterCheck).
+type Checker func(ctx context.Context, s backends.Store, opts check.Options) ([]check.Finding, error)
+
+var checkers struct {
+	sync.Mutex
+	fns  []Checker
+	skip map[backends.Store]bool
+}
+
+// RegisterCheck makes every store this package creates run fn when its
+// test ends, before the store is closed: a test fails when its final state
+// is inconsistent. A package's tests register the checkers of the packages
+// they exercise (from an init function of a test file).
+func RegisterCheck(fn Checker) {
+	checkers.Lock()
+	defer checkers.Unlock()
+	checkers.fns = append(checkers.fns, fn)
+}
+
+// SkipCheck exempts store s from the final check: for tests that leave a
+// store broken on purpose.
+func SkipCheck(s backends.Store) {
+	checkers.Lock()
+	defer checkers.Unlock()
+	if checkers.skip == nil {
+		checkers.skip = map[backends.Store]bool{}
+	}
+	checkers.skip[s] = true
+}
+
+// finalCheck runs the registered checkers over s when tb ends.
+func finalCheck(tb testing.TB, s backends.Store) {
+	tb.Cleanup(func() {
+		checkers.Lock()
+		fns, skip := checkers.fns, checkers.skip[s]
+		delete(checkers.skip, s)
+		checkers.Unlock()
+		if skip || tb.Failed() {
+			return
+		}
+		for _, fn := range fns {
+			fs, err := fn(context.Background(), s, check.Options{MaxFindings: 5})
+			if err != nil {
+				tb.Errorf("storetest: final consistency check: %v", err)
+				return
+			}
+			for _, f := range fs {
+				tb.Errorf("storetest: the test left the store inconsistent: %s", f)
+			}
+		}
+	})
 }
 
 // Each runs fn as a subtest per adapter, each with a new, empty store.
@@ -63,6 +118,7 @@ func New(tb testing.TB, name string) backends.Store {
 func newMem(tb testing.TB) backends.Store {
 	s := memstore.New()
 	tb.Cleanup(func() { _ = s.Close() })
+	finalCheck(tb, s)
 	return s
 }
 
@@ -72,6 +128,7 @@ func newBolt(tb testing.TB) backends.Store {
 		tb.Fatalf("storetest: open bbolt: %v", err)
 	}
 	tb.Cleanup(func() { _ = s.Close() })
+	finalCheck(tb, s)
 	return s
 }
 
@@ -98,6 +155,7 @@ func newRedis(tb testing.TB) backends.Store {
 		delete(redisClients, s)
 		redisMu.Unlock()
 	})
+	finalCheck(tb, s)
 	return s
 }
 

@@ -1,0 +1,9 @@
+package metalkit_test
+
+import (
+	"github.com/metalkit/metalkit"
+	"github.com/metalkit/metalkit/internal/storetest"
+)
+
+// Every store a test of this package leaves behind must be consistent.
+func init() { storetest.RegisterCheck(metalkit.CheckStore) }

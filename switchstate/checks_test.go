@@ -1,0 +1,6 @@
+package switchstate
+
+import "github.com/metalkit/metalkit/internal/storetest"
+
+// Every store a test of this package leaves behind must be consistent.
+func init() { storetest.RegisterCheck(Check) }
