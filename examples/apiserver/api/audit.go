@@ -11,30 +11,47 @@ import (
 )
 
 // auditExclude lists the requests metal-api does not audit although their
-// method would be: searches sent as POST.
+// method would be: searches sent as POST and the switches' periodic
+// reports.
 var auditExclude = []string{
+	"POST /v1/audit/find",
 	"POST /v1/image/find",
+	"POST /v1/ip/find",
+	"POST /v1/network/find",
 	"POST /v1/project/find",
+	"POST /v1/switch/find",
+	"POST /v1/switch/{id}/notify",
 }
 
-// auditor returns the middleware that records a route's requests in the
-// kit's trail, with the authenticated user as the actor, which the
-// middleware puts into the request's context (audit.NewContext), so that
-// the library's event entries share the request id. Without a trail it returns the handler unchanged.
-// It runs after authentication, so rejected requests are not recorded.
+// actorOf is the audit actor of an authenticated user: its e-mail address
+// as metal-api records it, its tenant, and admin for the admin role.
+func actorOf(u *User) audit.Actor {
+	if u == nil {
+		return audit.Actor{}
+	}
+	return audit.Actor{User: u.EMail, Tenant: u.Tenant, Admin: u.Role == RoleAdmin}
+}
+
+// auditor returns the middleware of an authenticated route. It puts the
+// authenticated user as the actor into the request's context
+// (audit.NewContext), so that every library call of the handler knows
+// its caller, and it records the route's requests in the kit's trail,
+// where the middleware adds the request id to the actor, so that the
+// library's event entries share it. Without a trail it only sets the
+// actor. It runs after authentication, so rejected requests are not
+// recorded.
 func (s *Server) auditor() func(http.Handler) http.Handler {
+	withActor := func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			next.ServeHTTP(w, r.WithContext(audit.NewContext(r.Context(), actorOf(UserFrom(r.Context())))))
+		})
+	}
 	if s.kit.Trail == nil {
-		return func(next http.Handler) http.Handler { return next }
+		return withActor
 	}
 	mw := audit.Middleware(s.kit.Trail, &audit.MiddlewareOptions{
 		Exclude: auditExclude,
-		Identify: func(r *http.Request) audit.Actor {
-			if u := UserFrom(r.Context()); u != nil {
-				return audit.Actor{User: u.EMail, Tenant: u.Tenant, Admin: u.Role == RoleAdmin}
-			}
-			return audit.Actor{}
-		},
-		Logger: s.log,
+		Logger:  s.log,
 	})
 	return func(next http.Handler) http.Handler {
 		audited := mw(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -43,7 +60,7 @@ func (s *Server) auditor() func(http.Handler) http.Handler {
 			}
 			next.ServeHTTP(w, r)
 		}))
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		return withActor(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			g := &trailGuard{ResponseWriter: w}
 			audited.ServeHTTP(g, r.WithContext(context.WithValue(r.Context(), guardKey{}, g)))
 			if !g.reached && g.status != 0 {
@@ -51,7 +68,7 @@ func (s *Server) auditor() func(http.Handler) http.Handler {
 				// not record it. Answer in metal-api's error format.
 				writeErrorStatus(w, g.status, "the audit trail cannot record the request, so it was not run; try again later")
 			}
-		})
+		}))
 	}
 }
 

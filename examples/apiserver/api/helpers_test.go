@@ -58,14 +58,17 @@ func newHarness(t *testing.T, store backends.Store, o *harnessOptions) *harness 
 		o = &harnessOptions{}
 	}
 	tracker := storeDump{store}
-	kitOpts := &metalkit.Options{}
+	opts := o.api
+	if opts.Catalog == nil {
+		opts.Catalog = api.NewCatalog(store, nil)
+	}
+	kitOpts := &metalkit.Options{Catalog: opts.Catalog}
 	if o.ownAuditStore {
 		kitOpts.AuditStore = memstore.New()
 	}
 	kit, err := metalkit.Open(store, kitOpts)
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = kit.Close() })
-	opts := o.api
 	if opts.Keys == (api.Keys{}) {
 		opts.Keys = api.Keys{Admin: adminKey, Edit: editKey, View: viewKey}
 	}

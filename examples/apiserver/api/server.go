@@ -3,19 +3,25 @@
 // to a program that embeds metalkit.
 //
 // New returns a Server, an http.Handler; serve it with net/http (or
-// httptest in a test):
+// httptest in a test). The server's Catalog should also be the kit's
+// catalog, so that networks, IPs and switches refer to partitions and
+// projects that exist:
 //
-//	kit, _ := metalkit.Open(memstore.New(), nil)
-//	srv, err := api.New(kit, &api.Options{Keys: api.Keys{Admin: "secret"}})
+//	store := memstore.New()
+//	cat := api.NewCatalog(store, nil)
+//	kit, _ := metalkit.Open(store, &metalkit.Options{Catalog: cat})
+//	srv, err := api.New(kit, &api.Options{Keys: api.Keys{Admin: "secret"}, Catalog: cat})
 //	...
 //	http.ListenAndServe("127.0.0.1:8080", srv)
 //
 // Requests are authenticated as metal-api authenticates its HMAC users
 // (see Keys and Role); every route but /v1/health, /v1/version and
-// /metrics needs a signature. Errors are answered as metal-api answers
-// them, so metal-go's client sees their status and message. The server
-// keeps partitions, projects, images and filesystem layouts itself (see
-// Catalog), in buckets of its own in the kit's store.
+// /metrics needs a signature, and the signing user is the audit actor of
+// everything the request changes. Errors are answered as metal-api
+// answers them, so metal-go's client sees their status and message. The
+// server keeps partitions, projects, images and filesystem layouts itself
+// (see Catalog), in buckets of its own in the kit's store; networks, IPs,
+// switches and the audit trail are the library's.
 package api
 
 import (
@@ -50,7 +56,13 @@ type Options struct {
 	ProviderTenant string
 	// Catalog keeps partitions, projects, images and filesystem layouts; it
 	// must be over the kit's store. Nil means a new one (see
-	// Server.Catalog).
+	// Server.Catalog). Give the same catalog to metalkit.Open as
+	// metalkit.Options.Catalog, so that the library checks the partitions
+	// and projects of networks, IPs and switches against it:
+	//
+	//	cat := api.NewCatalog(store, nil)
+	//	kit, _ := metalkit.Open(store, &metalkit.Options{Catalog: cat})
+	//	srv, _ := api.New(kit, &api.Options{Keys: keys, Catalog: cat})
 	Catalog *Catalog
 	// Logger receives a line per request and the failures; default
 	// slog.Default().
