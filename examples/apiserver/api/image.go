@@ -314,7 +314,7 @@ func (s *Server) queryImages(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) findImages(w http.ResponseWriter, r *http.Request) {
 	var f imageFindRequest
-	if err := decodeBody(r, &f); err != nil {
+	if err := decodeFind(r, &f); err != nil {
 		s.fail(w, r, err)
 		return
 	}

@@ -22,6 +22,10 @@
 // server keeps partitions, projects, images and filesystem layouts itself
 // (see Catalog), in buckets of its own in the kit's store; networks, IPs,
 // switches and the audit trail are the library's.
+//
+// Find requests (POST .../find) apply every filter the library supports
+// and refuse, with 400 and the filter's name, any other filter they are
+// given, rather than ignoring it.
 package api
 
 import (
@@ -232,6 +236,24 @@ func (s *Server) routeAll() {
 		{"DELETE /v1/image/{id}", RoleAdmin, s.deleteImage},
 
 		{"GET /v1/filesystemlayout", RoleView, s.listFilesystemLayouts},
+
+		{"GET /v1/network", RoleView, s.listNetworks},
+		{"GET /v1/network/{id}", RoleView, s.getNetwork},
+		{"POST /v1/network/find", RoleView, s.findNetworks},
+		{"PUT /v1/network", RoleAdmin, s.createNetwork},
+		{"POST /v1/network", RoleAdmin, s.updateNetwork},
+		{"DELETE /v1/network/{id}", RoleAdmin, s.deleteNetwork},
+		{"POST /v1/network/allocate", RoleEdit, s.allocateNetwork},
+		{"DELETE /v1/network/free/{id}", RoleEdit, s.freeNetwork},
+		{"POST /v1/network/free/{id}", RoleEdit, s.freeNetwork}, // metal-api's deprecated form
+
+		{"GET /v1/ip", RoleView, s.listIPs},
+		{"GET /v1/ip/{id}", RoleView, s.getIP},
+		{"POST /v1/ip/find", RoleView, s.findIPs},
+		{"POST /v1/ip/allocate", RoleEdit, s.allocateIP},
+		{"POST /v1/ip/allocate/{ip}", RoleEdit, s.allocateIP},
+		{"POST /v1/ip", RoleEdit, s.updateIP},
+		{"DELETE /v1/ip/free/{id}", RoleEdit, s.freeIP},
 
 		{"GET /metrics", 0, s.metrics.handler.ServeHTTP},
 	} {

@@ -91,3 +91,6 @@ func boolQuery(r *http.Request, name string) (bool, error) {
 	}
 	return b, nil
 }
+
+// derefBool returns *p, or false for nil.
+func derefBool(p *bool) bool { return p != nil && *p }
