@@ -9,6 +9,7 @@ import (
 	nwclient "github.com/metal-stack/metal-go/api/client/network"
 	"github.com/metal-stack/metal-go/api/client/partition"
 	"github.com/metal-stack/metal-go/api/client/project"
+	swclient "github.com/metal-stack/metal-go/api/client/switch_operations"
 	"github.com/metal-stack/metal-go/api/models"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -119,12 +120,79 @@ func releaseFlow(t *testing.T, h *harness, partitionID, projectID string) string
 	return *child.ID
 }
 
-// TestReleaseFlowOnEveryStore runs the release announcement's flow
-// through metal-go on memstore, boltstore and Redis.
+// switchFlow registers a SONiC switch twice (201, then 200) and reports a
+// sync with port and BGP states, all through metal-go.
+func switchFlow(t *testing.T, h *harness, partitionID string) {
+	t.Helper()
+	edit := h.edit()
+	register := &models.V1SwitchRegisterRequest{
+		ID: ptr("leaf01"), Name: "leaf01", PartitionID: ptr(partitionID), RackID: ptr("rack01"),
+		Os: &models.V1SwitchOS{Vendor: "SONiC", Version: "ec202211", MetalCoreVersion: "v0.13.0"},
+		Nics: []*models.V1SwitchNic{
+			{Name: ptr("Ethernet0"), Identifier: ptr("Eth1/1"), Mac: ptr("aa:aa:aa:aa:aa:00")},
+			{Name: ptr("Ethernet4"), Identifier: ptr("Eth1/2"), Mac: ptr("aa:aa:aa:aa:aa:04")},
+		},
+		ManagementIP: "10.1.0.1", ManagementUser: "admin",
+	}
+	ok, created, err := edit.SwitchOperations().RegisterSwitch(swclient.NewRegisterSwitchParams().WithBody(register), nil)
+	require.NoError(t, err)
+	require.Nil(t, ok)
+	require.NotNil(t, created, "a new switch answers 201")
+	sw := created.Payload
+	assert.Equal(t, "leaf01", *sw.ID)
+	assert.Equal(t, "operational", sw.Mode)
+	assert.Equal(t, "SONiC", sw.Os.Vendor)
+	assert.Equal(t, partitionID, *sw.Partition.ID)
+	assert.Equal(t, "10.1.0.1", sw.ManagementIP)
+	require.Len(t, sw.Nics, 2)
+	assert.Equal(t, "UNKNOWN", *sw.Nics[0].Actual)
+	assert.Empty(t, sw.Connections)
+
+	ok, created, err = edit.SwitchOperations().RegisterSwitch(swclient.NewRegisterSwitchParams().WithBody(register), nil)
+	require.NoError(t, err)
+	require.Nil(t, created)
+	require.NotNil(t, ok, "a known switch answers 200")
+	assert.Equal(t, "leaf01", *ok.Payload.ID)
+
+	established := time.Now().Add(-time.Minute).Unix()
+	notified, err := edit.SwitchOperations().NotifySwitch(swclient.NewNotifySwitchParams().WithID("leaf01").WithBody(&models.V1SwitchNotifyRequest{
+		SyncDuration: ptr(int64(2 * time.Second)),
+		PortStates:   map[string]string{"Ethernet0": "UP", "Ethernet4": "down"},
+		BgpPortStates: map[string]models.V1SwitchBGPPortState{"Ethernet0": {
+			Neighbor: ptr("machine-1"), PeerGroup: ptr("MACHINE"), VrfName: ptr("vrf20"), BgpState: ptr("Established"),
+			BgpTimerUpEstablished: ptr(established), SentPrefixCounter: ptr(int64(3)), AcceptedPrefixCounter: ptr(int64(7)),
+		}},
+	}), nil)
+	require.NoError(t, err)
+	assert.Equal(t, "leaf01", *notified.Payload.ID)
+	require.NotNil(t, notified.Payload.LastSync)
+	assert.Equal(t, int64(2*time.Second), *notified.Payload.LastSync.Duration, "durations in nanoseconds")
+	assert.Nil(t, notified.Payload.LastSyncError)
+
+	got, err := h.view().SwitchOperations().FindSwitch(swclient.NewFindSwitchParams().WithID("leaf01"), nil)
+	require.NoError(t, err)
+	nics := got.Payload.Nics
+	assert.Equal(t, "UP", *nics[0].Actual)
+	assert.Equal(t, "DOWN", *nics[1].Actual, "port states parse case-insensitively")
+	b := nics[0].BgpPortState
+	require.NotNil(t, b)
+	assert.Equal(t, "Established", *b.BgpState)
+	assert.Equal(t, "machine-1", *b.Neighbor)
+	assert.Equal(t, established, *b.BgpTimerUpEstablished)
+	assert.Equal(t, int64(7), *b.AcceptedPrefixCounter)
+	assert.Nil(t, nics[1].BgpPortState)
+	require.NotNil(t, got.Payload.LastSync)
+	assert.WithinDuration(t, time.Now(), time.Time(*got.Payload.LastSync.Time), time.Minute)
+}
+
+// TestReleaseFlowOnEveryStore runs the release announcement's flow and a
+// switch registration with a BGP report through metal-go on memstore,
+// boltstore and Redis.
 func TestReleaseFlowOnEveryStore(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, s backends.Store) {
 		h := newHarness(t, s, nil)
 		seedCatalog(t, h.admin(), "p1", "pr1")
 		releaseFlow(t, h, "p1", "pr1")
+		switchFlow(t, h, "p1")
 	})
 }

@@ -1,6 +1,7 @@
 package api_test
 
 import (
+	"context"
 	"net/http"
 	"testing"
 	"time"
@@ -8,9 +9,13 @@ import (
 	"github.com/go-openapi/runtime"
 	ipclient "github.com/metal-stack/metal-go/api/client/ip"
 	nwclient "github.com/metal-stack/metal-go/api/client/network"
+	swclient "github.com/metal-stack/metal-go/api/client/switch_operations"
 	"github.com/metal-stack/metal-go/api/models"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/metalkit/metalkit"
+	"github.com/metalkit/metalkit/switchstate"
 )
 
 // networkRoutes drives every network route through metal-go; the
@@ -178,4 +183,123 @@ func ipRoutes(t *testing.T, h *harness, partitionID, projectID string) {
 	assert.Equal(t, "10.1.0.1", *freed.Payload.Ipaddress)
 	_, err = view.IP().FindIP(ipclient.NewFindIPParams().WithID("10.1.0.1"), nil)
 	requireHTTPError(t, err, http.StatusNotFound, "")
+}
+
+// connectMachine wires a machine to port Ethernet0 of leaf01 and leaf02,
+// as the machine package does during registration.
+func connectMachine(t *testing.T, h *harness, machineID, partitionID string, ports map[string]string) {
+	t.Helper()
+	var nics []switchstate.MachineNic
+	for sw, identifier := range ports {
+		nics = append(nics, switchstate.MachineNic{
+			Name: "lan-" + sw, MAC: "1c:34:da:00:00:" + sw[len(sw)-2:],
+			Neighbors: []switchstate.Neighbor{{Hostname: sw, Identifier: identifier, Name: "Ethernet0"}},
+		})
+	}
+	err := h.kit.Update(context.Background(), func(tx *metalkit.Tx) error {
+		_, _, err := tx.Switches.ConnectMachine(machineID, partitionID, nics)
+		return err
+	})
+	require.NoError(t, err)
+}
+
+// sonicSwitch is the registration of a SONiC switch with two ports.
+func sonicSwitch(id, partitionID string) *models.V1SwitchRegisterRequest {
+	return &models.V1SwitchRegisterRequest{
+		ID: ptr(id), Name: id, PartitionID: ptr(partitionID), RackID: ptr("rack01"),
+		Os: &models.V1SwitchOS{Vendor: "sonic"},
+		Nics: []*models.V1SwitchNic{
+			{Name: ptr("Ethernet0"), Identifier: ptr(id + "-Eth1/1"), Mac: ptr("aa:aa:aa:aa:aa:00")},
+			{Name: ptr("Ethernet4"), Identifier: ptr(id + "-Eth1/2"), Mac: ptr("aa:aa:aa:aa:aa:04")},
+		},
+	}
+}
+
+// switchRoutes drives every switch route through metal-go.
+func switchRoutes(t *testing.T, h *harness, partitionID string) {
+	admin, edit, view := h.admin(), h.edit(), h.view()
+	for _, id := range []string{"leaf01", "leaf02"} {
+		_, created, err := edit.SwitchOperations().RegisterSwitch(swclient.NewRegisterSwitchParams().WithBody(sonicSwitch(id, partitionID)), nil)
+		require.NoError(t, err)
+		require.NotNil(t, created)
+		assert.Equal(t, "SONiC", created.Payload.Os.Vendor, "the vendor is canonical")
+	}
+	_, created, err := edit.SwitchOperations().RegisterSwitch(swclient.NewRegisterSwitchParams().WithBody(&models.V1SwitchRegisterRequest{
+		ID: ptr("leaf03"), Name: "leaf03", PartitionID: ptr(partitionID), RackID: ptr("rack01"),
+		Os: &models.V1SwitchOS{Vendor: "Cumulus"},
+		Nics: []*models.V1SwitchNic{
+			{Name: ptr("swp1"), Mac: ptr("bb:bb:bb:bb:bb:01")},
+			{Name: ptr("swp2"), Mac: ptr("bb:bb:bb:bb:bb:02")},
+		},
+	}), nil)
+	require.NoError(t, err)
+	require.NotNil(t, created)
+	connectMachine(t, h, "m1", partitionID, map[string]string{"leaf01": "leaf01-Eth1/1", "leaf02": "leaf02-Eth1/1"})
+
+	list, err := view.SwitchOperations().ListSwitches(swclient.NewListSwitchesParams(), nil)
+	require.NoError(t, err)
+	require.Len(t, list.Payload, 3)
+	assert.Equal(t, "leaf01", *list.Payload[0].ID, "sorted by partition, rack and id")
+	require.Len(t, list.Payload[0].Connections, 1)
+	assert.Equal(t, "m1", list.Payload[0].Connections[0].MachineID)
+	assert.Equal(t, "Ethernet0", *list.Payload[0].Connections[0].Nic.Name)
+
+	found, err := view.SwitchOperations().FindSwitches(swclient.NewFindSwitchesParams().WithBody(&models.V1SwitchFindRequest{
+		Partitionid: partitionID, Osvendor: "cumulus",
+	}), nil)
+	require.NoError(t, err)
+	require.Len(t, found.Payload, 1)
+	assert.Equal(t, "leaf03", *found.Payload[0].ID)
+	found, err = view.SwitchOperations().FindSwitches(swclient.NewFindSwitchesParams().WithBody(&models.V1SwitchFindRequest{ID: "leaf02"}), nil)
+	require.NoError(t, err)
+	require.Len(t, found.Payload, 1)
+	assert.Equal(t, "leaf02", *found.Payload[0].ID)
+
+	toggled, err := admin.SwitchOperations().ToggleSwitchPort(swclient.NewToggleSwitchPortParams().WithID("leaf02").WithBody(&models.V1SwitchPortToggleRequest{
+		Nic: ptr("ethernet0"), Status: ptr("DOWN"),
+	}), nil)
+	require.NoError(t, err)
+	assert.Equal(t, "DOWN", *toggled.Payload.Nics[0].Actual, "a switch's nics show the desired state")
+	assert.Equal(t, "UNKNOWN", *toggled.Payload.Connections[0].Nic.Actual, "its connections the observed one")
+	_, err = admin.SwitchOperations().ToggleSwitchPort(swclient.NewToggleSwitchPortParams().WithID("leaf02").WithBody(&models.V1SwitchPortToggleRequest{
+		Nic: ptr("Ethernet0"), Status: ptr("UNKNOWN"),
+	}), nil)
+	requireHTTPError(t, err, http.StatusBadRequest, `the status "UNKNOWN" must be concrete`)
+
+	updated, err := admin.SwitchOperations().UpdateSwitch(swclient.NewUpdateSwitchParams().WithBody(&models.V1SwitchUpdateRequest{
+		ID: ptr("leaf02"), RackID: ptr("rack01"), Description: "second leaf", ConsoleCommand: "ssh console@leaf02",
+	}), nil)
+	require.NoError(t, err)
+	assert.Equal(t, "second leaf", updated.Payload.Description)
+	assert.Equal(t, "ssh console@leaf02", updated.Payload.ConsoleCommand)
+	assert.Equal(t, "operational", updated.Payload.Mode, "no mode keeps the stored one")
+
+	migrated, err := admin.SwitchOperations().MigrateSwitch(swclient.NewMigrateSwitchParams().WithBody(&models.V1SwitchMigrateRequest{
+		OldSwitchID: ptr("leaf01"), NewSwitchID: ptr("leaf03"),
+	}), nil)
+	require.NoError(t, err)
+	assert.Equal(t, "leaf03", *migrated.Payload.ID)
+	require.Len(t, migrated.Payload.Connections, 1)
+	assert.Equal(t, "swp1", *migrated.Payload.Connections[0].Nic.Name, "Ethernet0 is swp1 in Cumulus' naming")
+
+	got, err := view.SwitchOperations().FindSwitch(swclient.NewFindSwitchParams().WithID("leaf01"), nil)
+	require.NoError(t, err)
+	assert.Empty(t, got.Payload.Connections)
+	assert.Equal(t, partitionID, *got.Payload.Partition.ID)
+
+	_, err = edit.SwitchOperations().DeleteSwitch(swclient.NewDeleteSwitchParams().WithID("leaf02"), nil)
+	requireHTTPError(t, err, http.StatusConflict, "delete with force")
+	deleted, err := edit.SwitchOperations().DeleteSwitch(swclient.NewDeleteSwitchParams().WithID("leaf02").WithForce(ptr(true)), nil)
+	require.NoError(t, err)
+	assert.Equal(t, "leaf02", *deleted.Payload.ID)
+	_, err = view.SwitchOperations().FindSwitch(swclient.NewFindSwitchParams().WithID("leaf02"), nil)
+	requireHTTPError(t, err, http.StatusNotFound, "leaf02")
+
+	notified, err := edit.SwitchOperations().NotifySwitch(swclient.NewNotifySwitchParams().WithID("leaf03").WithBody(&models.V1SwitchNotifyRequest{
+		SyncDuration: ptr(int64(time.Second)), Error: ptr("failed to apply config"),
+	}), nil)
+	require.NoError(t, err)
+	require.NotNil(t, notified.Payload.LastSyncError)
+	assert.Equal(t, "failed to apply config", notified.Payload.LastSyncError.Error)
+	assert.Nil(t, notified.Payload.LastSync)
 }

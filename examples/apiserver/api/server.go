@@ -255,6 +255,19 @@ func (s *Server) routeAll() {
 		{"POST /v1/ip", RoleEdit, s.updateIP},
 		{"DELETE /v1/ip/free/{id}", RoleEdit, s.freeIP},
 
+		// As in metal-api: the switch agent (metal-core) registers, reports
+		// and deletes with the edit role; port toggles, migrations and
+		// updates need an admin.
+		{"GET /v1/switch", RoleView, s.listSwitches},
+		{"GET /v1/switch/{id}", RoleView, s.getSwitch},
+		{"POST /v1/switch/find", RoleView, s.findSwitches},
+		{"POST /v1/switch/register", RoleEdit, s.registerSwitch},
+		{"POST /v1/switch/{id}/notify", RoleEdit, s.notifySwitch},
+		{"DELETE /v1/switch/{id}", RoleEdit, s.deleteSwitch},
+		{"POST /v1/switch", RoleAdmin, s.updateSwitch},
+		{"POST /v1/switch/{id}/port", RoleAdmin, s.toggleSwitchPort},
+		{"POST /v1/switch/migrate", RoleAdmin, s.migrateSwitch},
+
 		{"GET /metrics", 0, s.metrics.handler.ServeHTTP},
 	} {
 		var h http.Handler = rt.h
