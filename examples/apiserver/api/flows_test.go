@@ -1,10 +1,12 @@
 package api_test
 
 import (
+	"net/http"
 	"testing"
 	"time"
 
 	metalgo "github.com/metal-stack/metal-go"
+	auditclient "github.com/metal-stack/metal-go/api/client/audit"
 	ipclient "github.com/metal-stack/metal-go/api/client/ip"
 	nwclient "github.com/metal-stack/metal-go/api/client/network"
 	"github.com/metal-stack/metal-go/api/client/partition"
@@ -185,14 +187,43 @@ func switchFlow(t *testing.T, h *harness, partitionID string) {
 	assert.WithinDuration(t, time.Now(), time.Time(*got.Payload.LastSync.Time), time.Minute)
 }
 
-// TestReleaseFlowOnEveryStore runs the release announcement's flow and a
-// switch registration with a BGP report through metal-go on memstore,
-// boltstore and Redis.
+// auditFlow finds the changes the flows made, by actor and kind.
+func auditFlow(t *testing.T, h *harness) {
+	t.Helper()
+	found, err := h.view().Audit().FindAuditTraces(auditclient.NewFindAuditTracesParams().WithBody(&models.V1AuditFindRequest{
+		Type: "event", Detail: "network.allocatechild",
+	}), nil)
+	require.NoError(t, err)
+	require.Len(t, found.Payload, 2, "two children were allocated")
+	e := found.Payload[0]
+	assert.Equal(t, "metal-edit@metal-stack.io", e.User, "the HMAC user is the actor")
+	assert.Equal(t, "provider", e.Tenant)
+	assert.Equal(t, "single", e.Phase)
+	assert.Contains(t, e.Body, `"partitionid"`)
+	assert.NotEmpty(t, e.Rqid)
+	assert.False(t, time.Time(e.Timestamp).IsZero())
+
+	// The request and response of the same call share the event's rqid.
+	same, err := h.view().Audit().FindAuditTraces(auditclient.NewFindAuditTracesParams().WithBody(&models.V1AuditFindRequest{Rqid: e.Rqid}), nil)
+	require.NoError(t, err)
+	var phases []string
+	for _, x := range same.Payload {
+		phases = append(phases, x.Phase)
+	}
+	assert.Equal(t, []string{"response", "single", "request"}, phases)
+	assert.EqualValues(t, http.StatusCreated, same.Payload[0].StatusCode)
+	assert.Equal(t, "/v1/network/allocate", same.Payload[0].Path)
+}
+
+// TestReleaseFlowOnEveryStore runs the release announcement's flow, a
+// switch registration with a BGP report and an audit search through
+// metal-go on memstore, boltstore and Redis.
 func TestReleaseFlowOnEveryStore(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, s backends.Store) {
 		h := newHarness(t, s, nil)
 		seedCatalog(t, h.admin(), "p1", "pr1")
 		releaseFlow(t, h, "p1", "pr1")
 		switchFlow(t, h, "p1")
+		auditFlow(t, h)
 	})
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/go-openapi/runtime"
+	auditclient "github.com/metal-stack/metal-go/api/client/audit"
 	ipclient "github.com/metal-stack/metal-go/api/client/ip"
 	nwclient "github.com/metal-stack/metal-go/api/client/network"
 	swclient "github.com/metal-stack/metal-go/api/client/switch_operations"
@@ -302,4 +303,18 @@ func switchRoutes(t *testing.T, h *harness, partitionID string) {
 	require.NotNil(t, notified.Payload.LastSyncError)
 	assert.Equal(t, "failed to apply config", notified.Payload.LastSyncError.Error)
 	assert.Nil(t, notified.Payload.LastSync)
+}
+
+// auditRoutes finds what the other subtests did.
+func auditRoutes(t *testing.T, h *harness) {
+	found, err := h.view().Audit().FindAuditTraces(auditclient.NewFindAuditTracesParams().WithBody(&models.V1AuditFindRequest{
+		Path: "/v1/switch/migrate", Phase: "response",
+	}), nil)
+	require.NoError(t, err)
+	require.Len(t, found.Payload, 1)
+	e := found.Payload[0]
+	assert.Equal(t, "metal-admin@metal-stack.io", e.User)
+	assert.Equal(t, "http", e.Type)
+	assert.EqualValues(t, http.StatusOK, e.StatusCode)
+	assert.Contains(t, e.Body, `"id":"leaf03"`, "a JSON body is answered as its JSON text")
 }

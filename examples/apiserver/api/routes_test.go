@@ -268,11 +268,12 @@ func TestEveryRouteWithMetalGo(t *testing.T) {
 		assert.True(t, *l.Disks[0].Wipeonreinstall)
 	})
 
-	t.Run("network, ip and switch", func(t *testing.T) {
+	t.Run("network, ip, switch and audit", func(t *testing.T) {
 		seedCatalog(t, admin, "fra-equ02", "project-n")
 		t.Run("network", func(t *testing.T) { networkRoutes(t, h, "fra-equ02", "project-n") })
 		t.Run("ip", func(t *testing.T) { ipRoutes(t, h, "fra-equ02", "project-n") })
 		t.Run("switch", func(t *testing.T) { switchRoutes(t, h, "fra-equ02") })
+		t.Run("audit", func(t *testing.T) { auditRoutes(t, h) })
 	})
 
 	t.Run("delete partition", func(t *testing.T) {

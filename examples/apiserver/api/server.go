@@ -268,6 +268,8 @@ func (s *Server) routeAll() {
 		{"POST /v1/switch/{id}/port", RoleAdmin, s.toggleSwitchPort},
 		{"POST /v1/switch/migrate", RoleAdmin, s.migrateSwitch},
 
+		{"POST /v1/audit/find", RoleView, s.findAudit},
+
 		{"GET /metrics", 0, s.metrics.handler.ServeHTTP},
 	} {
 		var h http.Handler = rt.h
