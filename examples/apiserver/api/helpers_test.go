@@ -162,7 +162,13 @@ func newDriverWithToken(url, token string) (metalgo.Client, error) {
 // signedHeaders returns the HMAC headers of the admin key for method at
 // date, as metal-stack/security makes them.
 func signedHeaders(method string, date time.Time) map[string]string {
-	auth := security.NewHMACAuth(api.AuthTypeAdmin, []byte(adminKey))
+	return signedHeadersFor(api.AuthTypeAdmin, adminKey, method, date)
+}
+
+// signedHeadersFor returns the HMAC headers of authType and key for method
+// at date.
+func signedHeadersFor(authType, key, method string, date time.Time) map[string]string {
+	auth := security.NewHMACAuth(authType, []byte(key))
 	return auth.AuthHeaders(method, date)
 }
 
