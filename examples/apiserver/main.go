@@ -130,7 +130,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		return err
 	}
 	defer opened.Cleanup()
-	kit, err := metalkit.Open(opened.Store, nil)
+	// One catalog: the server keeps partitions and projects in it, and the
+	// library checks the partitions and projects of networks, IPs and
+	// switches against it.
+	cat := api.NewCatalog(opened.Store, nil)
+	kit, err := metalkit.Open(opened.Store, &metalkit.Options{Catalog: cat})
 	if err != nil {
 		_ = opened.Store.Close()
 		return err
@@ -140,7 +144,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 			err = errors.Join(err, fmt.Errorf("closing the store: %w", cerr))
 		}
 	}()
-	srv, err := api.New(kit, &api.Options{Keys: c.keys, Lifetime: c.lifetime, ProviderTenant: c.tenant, Logger: log})
+	srv, err := api.New(kit, &api.Options{Keys: c.keys, Lifetime: c.lifetime, ProviderTenant: c.tenant, Logger: log, Catalog: cat})
 	if err != nil {
 		return err
 	}

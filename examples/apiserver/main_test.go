@@ -210,3 +210,36 @@ func waitHealthy(addr string, timeout time.Duration) bool {
 	}
 	return false
 }
+
+// TestRunWiresTheCatalogIntoTheLibrary serves the program in-process on a
+// memory store: a network of a partition the server does not keep is
+// refused (404), and one of a partition it keeps is created (201).
+func TestRunWiresTheCatalogIntoTheLibrary(t *testing.T) {
+	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(freePort(t)))
+	ctx, cancel := context.WithCancel(context.Background())
+	stopped := make(chan error, 1)
+	go func() {
+		stopped <- run(ctx, []string{"-listen", addr, "-store", "memory", "-hmac-admin", "k"}, func(string) string { return "" }, io.Discard)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		require.NoError(t, <-stopped)
+	})
+	require.True(t, waitHealthy(addr, 20*time.Second), "the server did not become healthy")
+	send := func(method, path, body string) int {
+		req, err := http.NewRequest(method, "http://"+addr+path, bytes.NewReader([]byte(body)))
+		require.NoError(t, err)
+		auth := security.NewHMACAuth(api.AuthTypeAdmin, []byte("k"))
+		for k, v := range auth.AuthHeaders(method, time.Now()) {
+			req.Header.Set(k, v)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	network := `{"id": "super", "partitionid": "p1", "privatesuper": true, "prefixes": ["10.0.0.0/16"], "defaultchildprefixlength": {"IPv4": 22}}`
+	assert.Equal(t, http.StatusNotFound, send(http.MethodPut, "/v1/network", network), "partition p1 does not exist yet")
+	assert.Equal(t, http.StatusCreated, send(http.MethodPut, "/v1/partition", `{"id": "p1", "bootconfig": {}}`))
+	assert.Equal(t, http.StatusCreated, send(http.MethodPut, "/v1/network", network))
+}

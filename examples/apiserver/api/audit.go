@@ -4,37 +4,58 @@ package api
 
 import (
 	"context"
+	"encoding/json"
+	"math"
 	"net/http"
+	"time"
 
 	"github.com/metalkit/metalkit/audit"
 	"github.com/metalkit/metalkit/backends"
+	"github.com/metalkit/metalkit/errdefs"
 )
 
 // auditExclude lists the requests metal-api does not audit although their
-// method would be: searches sent as POST.
+// method would be: searches sent as POST and the switches' periodic
+// reports.
 var auditExclude = []string{
+	"POST /v1/audit/find",
 	"POST /v1/image/find",
+	"POST /v1/ip/find",
+	"POST /v1/network/find",
 	"POST /v1/project/find",
+	"POST /v1/switch/find",
+	"POST /v1/switch/{id}/notify",
 }
 
-// auditor returns the middleware that records a route's requests in the
-// kit's trail, with the authenticated user as the actor, which the
-// middleware puts into the request's context (audit.NewContext), so that
-// the library's event entries share the request id. Without a trail it returns the handler unchanged.
-// It runs after authentication, so rejected requests are not recorded.
+// actorOf is the audit actor of an authenticated user: its e-mail address
+// as metal-api records it, its tenant, and admin for the admin role.
+func actorOf(u *User) audit.Actor {
+	if u == nil {
+		return audit.Actor{}
+	}
+	return audit.Actor{User: u.EMail, Tenant: u.Tenant, Admin: u.Role == RoleAdmin}
+}
+
+// auditor returns the middleware of an authenticated route. It puts the
+// authenticated user as the actor into the request's context
+// (audit.NewContext), so that every library call of the handler knows
+// its caller, and it records the route's requests in the kit's trail,
+// where the middleware adds the request id to the actor, so that the
+// library's event entries share it. Without a trail it only sets the
+// actor. It runs after authentication, so rejected requests are not
+// recorded.
 func (s *Server) auditor() func(http.Handler) http.Handler {
+	withActor := func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			next.ServeHTTP(w, r.WithContext(audit.NewContext(r.Context(), actorOf(UserFrom(r.Context())))))
+		})
+	}
 	if s.kit.Trail == nil {
-		return func(next http.Handler) http.Handler { return next }
+		return withActor
 	}
 	mw := audit.Middleware(s.kit.Trail, &audit.MiddlewareOptions{
 		Exclude: auditExclude,
-		Identify: func(r *http.Request) audit.Actor {
-			if u := UserFrom(r.Context()); u != nil {
-				return audit.Actor{User: u.EMail, Tenant: u.Tenant, Admin: u.Role == RoleAdmin}
-			}
-			return audit.Actor{}
-		},
-		Logger: s.log,
+		Logger:  s.log,
 	})
 	return func(next http.Handler) http.Handler {
 		audited := mw(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -43,7 +64,7 @@ func (s *Server) auditor() func(http.Handler) http.Handler {
 			}
 			next.ServeHTTP(w, r)
 		}))
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		return withActor(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			g := &trailGuard{ResponseWriter: w}
 			audited.ServeHTTP(g, r.WithContext(context.WithValue(r.Context(), guardKey{}, g)))
 			if !g.reached && g.status != 0 {
@@ -51,7 +72,7 @@ func (s *Server) auditor() func(http.Handler) http.Handler {
 				// not record it. Answer in metal-api's error format.
 				writeErrorStatus(w, g.status, "the audit trail cannot record the request, so it was not run; try again later")
 			}
-		})
+		}))
 	}
 }
 
@@ -101,4 +122,135 @@ func trailUpdater(trail *audit.Trail, store backends.Store) updater {
 			return rec.Record(detail, path, body)
 		})
 	}
+}
+
+// AuditNextHeader is the response header of POST /v1/audit/find that
+// carries the continuation token when the limit cut the answer: send it
+// back as the request's "after" member (an addition to metal-api's
+// v1.AuditFindRequest) for the entries that follow, with no gap and no
+// repeat.
+const AuditNextHeader = "X-Audit-Next"
+
+// auditFindRequest is metal-api's v1.AuditFindRequest and after. Every
+// member the library can match is supported; null, absent, empty and
+// unset dates (0001-01-01T00:00:00Z) are not given. A given status_code
+// is matched exactly, 0 finding entries without one.
+type auditFindRequest struct {
+	Limit        *int64     `json:"limit"`
+	From         *time.Time `json:"from"`
+	To           *time.Time `json:"to"`
+	Component    *string    `json:"component"`
+	RequestID    *string    `json:"rqid"`
+	Type         *string    `json:"type"`
+	User         *string    `json:"user"`
+	Tenant       *string    `json:"tenant"`
+	Project      *string    `json:"project"`
+	Detail       *string    `json:"detail"`
+	Phase        *string    `json:"phase"`
+	Path         *string    `json:"path"`
+	ForwardedFor *string    `json:"forwarded_for"`
+	RemoteAddr   *string    `json:"remote_addr"`
+	Body         *string    `json:"body"`
+	StatusCode   *int       `json:"status_code"`
+	Error        *string    `json:"error"`
+	After        *string    `json:"after"`
+}
+
+func (req *auditFindRequest) filter() (audit.Filter, error) {
+	f := audit.Filter{
+		Component:    deref(req.Component),
+		RequestID:    deref(req.RequestID),
+		Type:         audit.Type(deref(req.Type)),
+		User:         deref(req.User),
+		Tenant:       deref(req.Tenant),
+		Project:      deref(req.Project),
+		Detail:       deref(req.Detail),
+		Phase:        audit.Phase(deref(req.Phase)),
+		Path:         deref(req.Path),
+		ForwardedFor: deref(req.ForwardedFor),
+		RemoteAddr:   deref(req.RemoteAddr),
+		Body:         deref(req.Body),
+		StatusCode:   req.StatusCode,
+		Error:        deref(req.Error),
+		After:        deref(req.After),
+	}
+	if req.Limit != nil {
+		if *req.Limit > math.MaxInt32 {
+			return f, invalid("limit %d: at most %d", *req.Limit, math.MaxInt32)
+		}
+		f.Limit = int(*req.Limit)
+	}
+	if t := givenTime(req.From); t != nil {
+		f.From = *t
+	}
+	if t := givenTime(req.To); t != nil {
+		f.To = *t
+	}
+	return f, nil
+}
+
+// auditResponse is metal-api's v1.AuditResponse: the body as text (a
+// JSON body as its JSON).
+type auditResponse struct {
+	Component    string    `json:"component"`
+	RequestID    string    `json:"rqid"`
+	Type         string    `json:"type"`
+	Timestamp    time.Time `json:"timestamp"`
+	User         string    `json:"user"`
+	Tenant       string    `json:"tenant"`
+	Detail       string    `json:"detail"`
+	Phase        string    `json:"phase"`
+	Path         string    `json:"path"`
+	ForwardedFor string    `json:"forwarded_for"`
+	RemoteAddr   string    `json:"remote_addr"`
+	Body         string    `json:"body"`
+	StatusCode   int       `json:"status_code"`
+	Error        string    `json:"error"`
+}
+
+func newAuditResponse(e *audit.Entry) *auditResponse {
+	body := string(e.Body)
+	if len(e.Body) > 0 && e.Body[0] == '"' {
+		var s string
+		if json.Unmarshal(e.Body, &s) == nil {
+			body = s
+		}
+	}
+	return &auditResponse{
+		Component: e.Component, RequestID: e.RequestID, Type: string(e.Type), Timestamp: e.Timestamp,
+		User: e.User, Tenant: e.Tenant, Detail: e.Detail, Phase: string(e.Phase), Path: e.Path,
+		ForwardedFor: e.ForwardedFor, RemoteAddr: e.RemoteAddr, Body: body, StatusCode: e.StatusCode, Error: e.Error,
+	}
+}
+
+// findAudit searches the kit's trail: newest first, at most limit (default
+// audit.DefaultLimit) entries, the continuation token in AuditNextHeader.
+func (s *Server) findAudit(w http.ResponseWriter, r *http.Request) {
+	var req auditFindRequest
+	if err := decodeFind(r, &req); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if s.kit.Trail == nil {
+		s.fail(w, r, errdefs.Errorf(errdefs.ErrUnavailable, "this server keeps no audit trail"))
+		return
+	}
+	f, err := req.filter()
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	res, err := s.kit.Trail.Search(r.Context(), f)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	out := make([]*auditResponse, len(res.Entries))
+	for i := range res.Entries {
+		out[i] = newAuditResponse(&res.Entries[i])
+	}
+	if res.Next != "" {
+		w.Header().Set(AuditNextHeader, res.Next)
+	}
+	writeJSON(w, http.StatusOK, out)
 }

@@ -73,6 +73,8 @@ func TestBadInputChangesNothing(t *testing.T) {
 		{"delete without id", http.MethodDelete, "/v1/image/", ``, 404, "no route"},
 		{"too large", http.MethodPut, "/v1/partition", `{"id": "` + strings.Repeat("x", 5<<20) + `"}`, 413, "larger than"},
 		{"bad show-usage", http.MethodGet, "/v1/image?show-usage=maybe", ``, 400, `show-usage "maybe" is not a boolean`},
+		{"unknown image filter", http.MethodPost, "/v1/image/find", `{"owner": "x"}`, 400, `the filter "owner" is not supported`},
+		{"unknown project filter", http.MethodPost, "/v1/project/find", `{"id": "pr1", "labels": ["x"]}`, 400, `the filter "labels" is not supported`},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			code, body := h.raw(c.method, c.path, []byte(c.body), api.AuthTypeAdmin, adminKey, time.Now())

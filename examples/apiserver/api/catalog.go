@@ -95,6 +95,27 @@ func (c *Catalog) Project(ctx context.Context, id string) error {
 	})
 }
 
+// Quota reports the machine quota of a project (its quotas.machine.quota),
+// for role machine; firewalls are not counted against it (metal-api counts
+// them with the machines) and have no quota. A project without a machine
+// quota sets no limit; an unknown project is not found.
+func (c *Catalog) Quota(ctx context.Context, projectID, role string) (int, bool, error) {
+	var max int
+	var set bool
+	err := c.view(ctx, func(tx backends.Tx) error {
+		p, err := getProjectTx(tx, projectID)
+		if err != nil {
+			return err
+		}
+		max, set = 0, false
+		if role == ImageForMachine && p.Quotas != nil && p.Quotas.Machine != nil && p.Quotas.Machine.Quota != nil {
+			max, set = int(*p.Quotas.Machine.Quota), true
+		}
+		return nil
+	})
+	return max, set, err
+}
+
 // The roles of a machine an image can serve, named by an image's
 // features; the role argument of Catalog.Image.
 const (

@@ -23,6 +23,9 @@ var (
 	errStale = errdefs.Sentinel(errdefs.ErrConflict, "stale version")
 	// errTooLarge: the request body is larger than Options.MaxBody.
 	errTooLarge = errdefs.Sentinel(errdefs.ErrInvalidArgument, "request body too large")
+	// errUnknownMember: a strictly decoded body has a member its type
+	// does not know; the message is the member's quoted name.
+	errUnknownMember = errdefs.Sentinel(errdefs.ErrInvalidArgument, "unknown member")
 	// errUnauthenticated: the request carries no valid signature. It
 	// belongs to no class: it is about the caller, not the request.
 	errUnauthenticated = errors.New("unauthenticated")
@@ -135,33 +138,25 @@ func storeErrorClass(err error) string {
 
 // decodeBody decodes the request's JSON body into v. An empty body, a body
 // that is not one JSON value, and a body over the size limit are refused,
-// each with an error that says so.
-func decodeBody(r *http.Request, v any) error {
+// each with an error that says so. Members v does not know are ignored.
+func decodeBody(r *http.Request, v any) error { return decodeJSON(r, v, false) }
+
+// decodeJSON is decodeBody; with strict, a member v does not know is
+// refused with its name.
+func decodeJSON(r *http.Request, v any, strict bool) error {
 	if r.Body == nil {
 		return invalid("the request body is empty; want a JSON object")
 	}
 	dec := json.NewDecoder(r.Body)
+	if strict {
+		dec.DisallowUnknownFields()
+	}
 	if err := dec.Decode(v); err != nil {
-		var tooLarge *http.MaxBytesError
-		var syntax *json.SyntaxError
-		var typ *json.UnmarshalTypeError
-		switch {
-		case errors.As(err, &tooLarge):
-			return errdefs.Errorf(errTooLarge, "the request body is larger than %d bytes", tooLarge.Limit)
-		case errors.Is(err, io.EOF):
-			return invalid("the request body is empty; want a JSON object")
-		case errors.As(err, &syntax):
-			return invalid("the request body is not valid JSON: %v (at byte %d)", err, syntax.Offset)
-		case errors.As(err, &typ):
-			field := typ.Field
-			if field == "" {
-				field = "the request body"
-			}
-			return invalid("%s: a JSON %s cannot be a %s", field, typ.Value, typ.Type)
-		case errors.Is(err, io.ErrUnexpectedEOF):
-			return invalid("the request body is not valid JSON: it ends early")
+		// encoding/json names an unknown member only in its message.
+		if name, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok && strict {
+			return errdefs.Errorf(errUnknownMember, "%s", name)
 		}
-		return invalid("the request body: %v", err)
+		return decodeError(err)
 	}
 	if dec.More() {
 		return invalid("the request body holds more than one JSON value")
@@ -174,6 +169,31 @@ func decodeBody(r *http.Request, v any) error {
 		return invalid("the request body has data after its JSON value")
 	}
 	return nil
+}
+
+// decodeError turns an error of decoding a request body into an error
+// that says what is wrong with the body.
+func decodeError(err error) error {
+	var tooLarge *http.MaxBytesError
+	var syntax *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &tooLarge):
+		return errdefs.Errorf(errTooLarge, "the request body is larger than %d bytes", tooLarge.Limit)
+	case errors.Is(err, io.EOF):
+		return invalid("the request body is empty; want a JSON object")
+	case errors.As(err, &syntax):
+		return invalid("the request body is not valid JSON: %v (at byte %d)", err, syntax.Offset)
+	case errors.As(err, &typ):
+		field := typ.Field
+		if field == "" {
+			field = "the request body"
+		}
+		return invalid("%s: a JSON %s cannot be a %s", field, typ.Value, typ.Type)
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return invalid("the request body is not valid JSON: it ends early")
+	}
+	return invalid("the request body: %v", err)
 }
 
 // quote quotes an input for an error message (bounded, see errdefs.Quote).

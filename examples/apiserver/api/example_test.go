@@ -20,17 +20,22 @@ import (
 )
 
 // A downstream test serves the API from httptest over a memstore kit and
-// talks to it with metal-go, signed as metalctl signs.
+// talks to it with metal-go, signed as metalctl signs. The server's
+// catalog is also the kit's, so the library checks partitions and
+// projects against it.
 func ExampleNew() {
-	kit, err := metalkit.Open(memstore.New(), nil)
+	store := memstore.New()
+	cat := api.NewCatalog(store, nil)
+	kit, err := metalkit.Open(store, &metalkit.Options{Catalog: cat})
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
 	defer kit.Close()
 	srv, err := api.New(kit, &api.Options{
-		Keys:   api.Keys{Admin: "secret"},
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Keys:    api.Keys{Admin: "secret"},
+		Catalog: cat,
+		Logger:  slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
 	if err != nil {
 		fmt.Println(err)

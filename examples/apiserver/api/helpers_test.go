@@ -58,14 +58,17 @@ func newHarness(t *testing.T, store backends.Store, o *harnessOptions) *harness 
 		o = &harnessOptions{}
 	}
 	tracker := storeDump{store}
-	kitOpts := &metalkit.Options{}
+	opts := o.api
+	if opts.Catalog == nil {
+		opts.Catalog = api.NewCatalog(store, nil)
+	}
+	kitOpts := &metalkit.Options{Catalog: opts.Catalog}
 	if o.ownAuditStore {
 		kitOpts.AuditStore = memstore.New()
 	}
 	kit, err := metalkit.Open(store, kitOpts)
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = kit.Close() })
-	opts := o.api
 	if opts.Keys == (api.Keys{}) {
 		opts.Keys = api.Keys{Admin: adminKey, Edit: editKey, View: viewKey}
 	}
@@ -159,7 +162,13 @@ func newDriverWithToken(url, token string) (metalgo.Client, error) {
 // signedHeaders returns the HMAC headers of the admin key for method at
 // date, as metal-stack/security makes them.
 func signedHeaders(method string, date time.Time) map[string]string {
-	auth := security.NewHMACAuth(api.AuthTypeAdmin, []byte(adminKey))
+	return signedHeadersFor(api.AuthTypeAdmin, adminKey, method, date)
+}
+
+// signedHeadersFor returns the HMAC headers of authType and key for method
+// at date.
+func signedHeadersFor(authType, key, method string, date time.Time) map[string]string {
+	auth := security.NewHMACAuth(authType, []byte(key))
 	return auth.AuthHeaders(method, date)
 }
 

@@ -4,7 +4,6 @@ import (
 	"context"
 	"net/http"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -280,12 +279,8 @@ func (c *Catalog) deleteImage(ctx context.Context, id string) (*image, error) {
 // showUsage reads the show-usage query parameter. The server keeps no
 // machines yet, so usedby stays empty either way.
 func showUsage(r *http.Request) error {
-	if v := r.URL.Query().Get("show-usage"); v != "" {
-		if _, err := strconv.ParseBool(v); err != nil {
-			return invalid("show-usage %s is not a boolean", quote(v))
-		}
-	}
-	return nil
+	_, err := boolQuery(r, "show-usage")
+	return err
 }
 
 func (s *Server) listImages(w http.ResponseWriter, r *http.Request) {
@@ -319,7 +314,7 @@ func (s *Server) queryImages(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) findImages(w http.ResponseWriter, r *http.Request) {
 	var f imageFindRequest
-	if err := decodeBody(r, &f); err != nil {
+	if err := decodeFind(r, &f); err != nil {
 		s.fail(w, r, err)
 		return
 	}

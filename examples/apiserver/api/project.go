@@ -284,7 +284,7 @@ func (s *Server) getProject(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) findProjects(w http.ResponseWriter, r *http.Request) {
 	var f projectFindRequest
-	if err := decodeBody(r, &f); err != nil {
+	if err := decodeFind(r, &f); err != nil {
 		s.fail(w, r, err)
 		return
 	}

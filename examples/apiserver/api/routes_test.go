@@ -268,6 +268,14 @@ func TestEveryRouteWithMetalGo(t *testing.T) {
 		assert.True(t, *l.Disks[0].Wipeonreinstall)
 	})
 
+	t.Run("network, ip, switch and audit", func(t *testing.T) {
+		seedCatalog(t, admin, "fra-equ02", "project-n")
+		t.Run("network", func(t *testing.T) { networkRoutes(t, h, "fra-equ02", "project-n") })
+		t.Run("ip", func(t *testing.T) { ipRoutes(t, h, "fra-equ02", "project-n") })
+		t.Run("switch", func(t *testing.T) { switchRoutes(t, h, "fra-equ02") })
+		t.Run("audit", func(t *testing.T) { auditRoutes(t, h) })
+	})
+
 	t.Run("delete partition", func(t *testing.T) {
 		_, err := admin.Partition().DeletePartition(partition.NewDeletePartitionParams().WithID("fra-equ01"), nil)
 		requireHTTPError(t, err, http.StatusConflict, `partition "fra-equ01" still has`)
@@ -283,7 +291,7 @@ func TestEveryRouteWithMetalGo(t *testing.T) {
 	t.Run("metrics", func(t *testing.T) {
 		code, body := h.raw(http.MethodGet, "/metrics", nil, "", "", time.Now())
 		require.Equal(t, http.StatusOK, code)
-		assert.Contains(t, string(body), `metalkit_apiserver_http_requests_total{code="201",method="PUT",route="PUT /v1/partition"} 2`)
+		assert.Contains(t, string(body), `metalkit_apiserver_http_requests_total{code="201",method="PUT",route="PUT /v1/partition"} 3`)
 		assert.Contains(t, string(body), `metalkit_apiserver_http_request_duration_seconds_bucket{method="GET",route="GET /v1/partition/{id}"`)
 		assert.Contains(t, string(body), "go_goroutines")
 	})

@@ -3,19 +3,29 @@
 // to a program that embeds metalkit.
 //
 // New returns a Server, an http.Handler; serve it with net/http (or
-// httptest in a test):
+// httptest in a test). The server's Catalog should also be the kit's
+// catalog, so that networks, IPs and switches refer to partitions and
+// projects that exist:
 //
-//	kit, _ := metalkit.Open(memstore.New(), nil)
-//	srv, err := api.New(kit, &api.Options{Keys: api.Keys{Admin: "secret"}})
+//	store := memstore.New()
+//	cat := api.NewCatalog(store, nil)
+//	kit, _ := metalkit.Open(store, &metalkit.Options{Catalog: cat})
+//	srv, err := api.New(kit, &api.Options{Keys: api.Keys{Admin: "secret"}, Catalog: cat})
 //	...
 //	http.ListenAndServe("127.0.0.1:8080", srv)
 //
 // Requests are authenticated as metal-api authenticates its HMAC users
 // (see Keys and Role); every route but /v1/health, /v1/version and
-// /metrics needs a signature. Errors are answered as metal-api answers
-// them, so metal-go's client sees their status and message. The server
-// keeps partitions, projects, images and filesystem layouts itself (see
-// Catalog), in buckets of its own in the kit's store.
+// /metrics needs a signature, and the signing user is the audit actor of
+// everything the request changes. Errors are answered as metal-api
+// answers them, so metal-go's client sees their status and message. The
+// server keeps partitions, projects, images and filesystem layouts itself
+// (see Catalog), in buckets of its own in the kit's store; networks, IPs,
+// switches and the audit trail are the library's.
+//
+// Find requests (POST .../find) apply every filter the library supports
+// and refuse, with 400 and the filter's name, any other filter they are
+// given, rather than ignoring it.
 package api
 
 import (
@@ -50,7 +60,13 @@ type Options struct {
 	ProviderTenant string
 	// Catalog keeps partitions, projects, images and filesystem layouts; it
 	// must be over the kit's store. Nil means a new one (see
-	// Server.Catalog).
+	// Server.Catalog). Give the same catalog to metalkit.Open as
+	// metalkit.Options.Catalog, so that the library checks the partitions
+	// and projects of networks, IPs and switches against it:
+	//
+	//	cat := api.NewCatalog(store, nil)
+	//	kit, _ := metalkit.Open(store, &metalkit.Options{Catalog: cat})
+	//	srv, _ := api.New(kit, &api.Options{Keys: keys, Catalog: cat})
 	Catalog *Catalog
 	// Logger receives a line per request and the failures; default
 	// slog.Default().
@@ -220,6 +236,39 @@ func (s *Server) routeAll() {
 		{"DELETE /v1/image/{id}", RoleAdmin, s.deleteImage},
 
 		{"GET /v1/filesystemlayout", RoleView, s.listFilesystemLayouts},
+
+		{"GET /v1/network", RoleView, s.listNetworks},
+		{"GET /v1/network/{id}", RoleView, s.getNetwork},
+		{"POST /v1/network/find", RoleView, s.findNetworks},
+		{"PUT /v1/network", RoleAdmin, s.createNetwork},
+		{"POST /v1/network", RoleAdmin, s.updateNetwork},
+		{"DELETE /v1/network/{id}", RoleAdmin, s.deleteNetwork},
+		{"POST /v1/network/allocate", RoleEdit, s.allocateNetwork},
+		{"DELETE /v1/network/free/{id}", RoleEdit, s.freeNetwork},
+		{"POST /v1/network/free/{id}", RoleEdit, s.freeNetwork}, // metal-api's deprecated form
+
+		{"GET /v1/ip", RoleView, s.listIPs},
+		{"GET /v1/ip/{id}", RoleView, s.getIP},
+		{"POST /v1/ip/find", RoleView, s.findIPs},
+		{"POST /v1/ip/allocate", RoleEdit, s.allocateIP},
+		{"POST /v1/ip/allocate/{ip}", RoleEdit, s.allocateIP},
+		{"POST /v1/ip", RoleEdit, s.updateIP},
+		{"DELETE /v1/ip/free/{id}", RoleEdit, s.freeIP},
+
+		// As in metal-api: the switch agent (metal-core) registers, reports
+		// and deletes with the edit role; port toggles, migrations and
+		// updates need an admin.
+		{"GET /v1/switch", RoleView, s.listSwitches},
+		{"GET /v1/switch/{id}", RoleView, s.getSwitch},
+		{"POST /v1/switch/find", RoleView, s.findSwitches},
+		{"POST /v1/switch/register", RoleEdit, s.registerSwitch},
+		{"POST /v1/switch/{id}/notify", RoleEdit, s.notifySwitch},
+		{"DELETE /v1/switch/{id}", RoleEdit, s.deleteSwitch},
+		{"POST /v1/switch", RoleAdmin, s.updateSwitch},
+		{"POST /v1/switch/{id}/port", RoleAdmin, s.toggleSwitchPort},
+		{"POST /v1/switch/migrate", RoleAdmin, s.migrateSwitch},
+
+		{"POST /v1/audit/find", RoleView, s.findAudit},
 
 		{"GET /metrics", 0, s.metrics.handler.ServeHTTP},
 	} {

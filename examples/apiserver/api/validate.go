@@ -2,7 +2,9 @@ package api
 
 import (
 	"context"
+	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -76,3 +78,19 @@ func isDNSName(s string) bool {
 	}
 	return true
 }
+
+// boolQuery reads a boolean query parameter; absent is false.
+func boolQuery(r *http.Request, name string) (bool, error) {
+	v := r.URL.Query().Get(name)
+	if v == "" {
+		return false, nil
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		return false, invalid("the query parameter %s %s is not a boolean", name, quote(v))
+	}
+	return b, nil
+}
+
+// derefBool returns *p, or false for nil.
+func derefBool(p *bool) bool { return p != nil && *p }

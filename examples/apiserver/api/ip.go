@@ -1,0 +1,289 @@
+package api
+
+import (
+	"errors"
+	"net/http"
+	"net/netip"
+	"time"
+
+	"github.com/metalkit/metalkit/errdefs"
+	"github.com/metalkit/metalkit/network"
+)
+
+// ipResponse is metal-api's v1.IPResponse.
+type ipResponse struct {
+	IPAddress      string    `json:"ipaddress"`
+	AllocationUUID string    `json:"allocationuuid"`
+	NetworkID      string    `json:"networkid"`
+	ProjectID      string    `json:"projectid"`
+	Name           string    `json:"name"`
+	Description    string    `json:"description"`
+	Type           string    `json:"type"`
+	Tags           []string  `json:"tags"`
+	Created        time.Time `json:"created"`
+	Changed        time.Time `json:"changed"`
+}
+
+func newIPResponse(ip *network.IP) *ipResponse {
+	tags := ip.Tags
+	if tags == nil {
+		tags = []string{}
+	}
+	return &ipResponse{
+		IPAddress:      ip.IPAddress.String(),
+		AllocationUUID: ip.AllocationUUID,
+		NetworkID:      ip.NetworkID,
+		ProjectID:      ip.ProjectID,
+		Name:           ip.Name,
+		Description:    ip.Description,
+		Type:           string(ip.Type),
+		Tags:           tags,
+		Created:        ip.Created,
+		Changed:        ip.Changed,
+	}
+}
+
+func newIPResponses(ips []*network.IP) []*ipResponse {
+	out := make([]*ipResponse, len(ips))
+	for i, ip := range ips {
+		out[i] = newIPResponse(ip)
+	}
+	return out
+}
+
+// parseAddr parses the address that field gives.
+func parseAddr(field, s string) (netip.Addr, error) {
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Addr{}, invalid("%s %s is not an IP address", field, quote(s))
+	}
+	return a, nil
+}
+
+// ipAllocateRequest is metal-api's v1.IPAllocateRequest. Nil fields were
+// not given: no type is ephemeral, no family is the network's only one,
+// else IPv4.
+type ipAllocateRequest struct {
+	Name          *string  `json:"name"`
+	Description   *string  `json:"description"`
+	NetworkID     *string  `json:"networkid"`
+	ProjectID     *string  `json:"projectid"`
+	Type          *string  `json:"type"`
+	Tags          []string `json:"tags"`
+	MachineID     *string  `json:"machineid"`
+	AddressFamily *string  `json:"addressfamily"`
+}
+
+func (req *ipAllocateRequest) library(specific string) (network.AllocateIPRequest, error) {
+	out := network.AllocateIPRequest{
+		NetworkID:     deref(req.NetworkID),
+		ProjectID:     deref(req.ProjectID),
+		Name:          deref(req.Name),
+		Description:   deref(req.Description),
+		Type:          network.IPType(deref(req.Type)),
+		Tags:          req.Tags,
+		MachineID:     deref(req.MachineID),
+		AddressFamily: network.AddressFamily(deref(req.AddressFamily)),
+	}
+	var errs []error
+	// metal-api checks these two first.
+	if out.NetworkID == "" {
+		errs = append(errs, invalid("networkid is required"))
+	}
+	if out.ProjectID == "" {
+		errs = append(errs, invalid("projectid is required"))
+	}
+	if specific != "" {
+		a, err := parseAddr("the address in the path", specific)
+		if err != nil {
+			errs = append(errs, err)
+		}
+		out.Address = a
+	}
+	return out, joinInvalid(errs)
+}
+
+// ipUpdateRequest is metal-api's v1.IPUpdateRequest. Nil fields stay as
+// they are; tags, when given, replace the tags.
+type ipUpdateRequest struct {
+	IPAddress   *string  `json:"ipaddress"`
+	Name        *string  `json:"name"`
+	Description *string  `json:"description"`
+	Type        *string  `json:"type"`
+	Tags        []string `json:"tags"`
+}
+
+func (req *ipUpdateRequest) library() (network.UpdateIPRequest, error) {
+	out := network.UpdateIPRequest{Name: req.Name, Description: req.Description, Tags: req.Tags}
+	if req.Type != nil {
+		t := network.IPType(*req.Type)
+		out.Type = &t
+	}
+	if !givenString(req.IPAddress) {
+		return out, invalid("ipaddress is required: it names the IP to update")
+	}
+	a, err := parseAddr("ipaddress", *req.IPAddress)
+	out.IPAddress = a
+	return out, err
+}
+
+// ipFindRequest is metal-api's v1.IPFindRequest.
+type ipFindRequest struct {
+	IPAddress      *string  `json:"ipaddress"`
+	AllocationUUID *string  `json:"allocationuuid"`
+	NetworkPrefix  *string  `json:"networkprefix"`
+	NetworkID      *string  `json:"networkid"`
+	ProjectID      *string  `json:"projectid"`
+	Name           *string  `json:"name"`
+	MachineID      *string  `json:"machineid"`
+	Type           *string  `json:"type"`
+	Tags           []string `json:"tags"`
+	AddressFamily  *string  `json:"addressfamily"`
+}
+
+// ipFilters are the IP filters the server applies.
+const ipFilters = "ipaddress, networkid, projectid, machineid, type, tags (all of them) and addressfamily"
+
+// filter returns the library's filter and the address to look up, if
+// one is given.
+func (req *ipFindRequest) filter() (network.IPFilter, netip.Addr, error) {
+	c := &filters{kind: "IPs", supported: ipFilters}
+	f := network.IPFilter{
+		NetworkID:     deref(req.NetworkID),
+		ProjectID:     deref(req.ProjectID),
+		MachineID:     deref(req.MachineID),
+		Type:          network.IPType(deref(req.Type)),
+		Tags:          req.Tags,
+		AddressFamily: network.AddressFamily(deref(req.AddressFamily)),
+	}
+	if givenString(req.AllocationUUID) {
+		c.refuse("allocationuuid", "the library does not search IPs by allocation id")
+	}
+	if givenString(req.NetworkPrefix) {
+		c.refuse("networkprefix", "the library does not search IPs by the prefix they lie in")
+	}
+	if givenString(req.Name) {
+		c.refuse("name", "the library does not search IPs by name")
+	}
+	if f.AddressFamily != "" {
+		fam, err := network.ParseAddressFamily(string(f.AddressFamily))
+		c.bad(err)
+		f.AddressFamily = fam
+	}
+	var addr netip.Addr
+	if givenString(req.IPAddress) {
+		a, err := parseAddr("ipaddress", *req.IPAddress)
+		c.bad(err)
+		addr = a
+	}
+	return f, addr, c.err()
+}
+
+func (s *Server) listIPs(w http.ResponseWriter, r *http.Request) {
+	ips, err := s.kit.Networks.ListIPs(r.Context(), network.IPFilter{})
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, newIPResponses(ips))
+}
+
+func (s *Server) getIP(w http.ResponseWriter, r *http.Request) {
+	a, err := parseAddr("the address in the path", r.PathValue("id"))
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	ip, err := s.kit.Networks.GetIP(r.Context(), a)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, newIPResponse(ip))
+}
+
+// findIPs answers the IPs matching the request; with an ipaddress it
+// reads that one IP and applies the other filters to it.
+func (s *Server) findIPs(w http.ResponseWriter, r *http.Request) {
+	var req ipFindRequest
+	if err := decodeFind(r, &req); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	f, addr, err := req.filter()
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	var ips []*network.IP
+	if addr.IsValid() {
+		ip, err := s.kit.Networks.GetIP(r.Context(), addr)
+		switch {
+		case errors.Is(err, errdefs.ErrNotFound):
+		case err != nil:
+			s.fail(w, r, err)
+			return
+		case f.Match(ip):
+			ips = append(ips, ip)
+		}
+	} else if ips, err = s.kit.Networks.ListIPs(r.Context(), f); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, newIPResponses(ips))
+}
+
+// allocateIP allocates an IP, or the address in the path of
+// POST /v1/ip/allocate/{ip}.
+func (s *Server) allocateIP(w http.ResponseWriter, r *http.Request) {
+	var body ipAllocateRequest
+	if err := decodeBody(r, &body); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	req, err := body.library(r.PathValue("ip"))
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	ip, err := s.kit.Networks.AllocateIP(r.Context(), req)
+	s.metrics.Allocation("ip", allocationResult(err))
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, newIPResponse(ip))
+}
+
+func (s *Server) updateIP(w http.ResponseWriter, r *http.Request) {
+	var body ipUpdateRequest
+	if err := decodeBody(r, &body); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	req, err := body.library()
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	ip, err := s.kit.Networks.UpdateIP(r.Context(), req)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, newIPResponse(ip))
+}
+
+func (s *Server) freeIP(w http.ResponseWriter, r *http.Request) {
+	a, err := parseAddr("the address in the path", r.PathValue("id"))
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	ip, err := s.kit.Networks.FreeIP(r.Context(), a)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, newIPResponse(ip))
+}

@@ -1,0 +1,525 @@
+package api
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"github.com/metalkit/metalkit"
+	"github.com/metalkit/metalkit/backends"
+	"github.com/metalkit/metalkit/errdefs"
+	"github.com/metalkit/metalkit/switchstate"
+)
+
+// switchResponse is metal-api's v1.SwitchResponse. The library keeps no
+// created and changed times of switches, so they are not answered.
+type switchResponse struct {
+	ID             string             `json:"id"`
+	Name           string             `json:"name"`
+	Description    string             `json:"description"`
+	RackID         string             `json:"rack_id"`
+	Mode           string             `json:"mode"`
+	OS             *switchOS          `json:"os"`
+	ManagementIP   string             `json:"management_ip"`
+	ManagementUser string             `json:"management_user"`
+	ConsoleCommand string             `json:"console_command"`
+	Nics           []switchNic        `json:"nics"`
+	Partition      *partition         `json:"partition"`
+	Connections    []switchConnection `json:"connections"`
+	LastSync       *switchSync        `json:"last_sync"`
+	LastSyncError  *switchSync        `json:"last_sync_error"`
+}
+
+// switchOS is metal-api's v1.SwitchOS.
+type switchOS struct {
+	Vendor           string `json:"vendor"`
+	Version          string `json:"version"`
+	MetalCoreVersion string `json:"metal_core_version"`
+}
+
+// switchNic is metal-api's v1.SwitchNic. Under a switch's nics, actual is
+// the state the port should have (the desired one while an admin's wish
+// is pending, else the observed one), as the document describes them;
+// under connections it is the observed state.
+type switchNic struct {
+	MAC          string        `json:"mac"`
+	Name         string        `json:"name"`
+	Identifier   string        `json:"identifier"`
+	Vrf          string        `json:"vrf"`
+	Actual       string        `json:"actual"`
+	BGPPortState *bgpPortState `json:"bgp_port_state"`
+}
+
+// bgpPortState is metal-api's metal.SwitchBGPPortState, with its
+// capitalised names.
+type bgpPortState struct {
+	Neighbor              string `json:"Neighbor"`
+	PeerGroup             string `json:"PeerGroup"`
+	VrfName               string `json:"VrfName"`
+	BgpState              string `json:"BgpState"`
+	BgpTimerUpEstablished int64  `json:"BgpTimerUpEstablished"`
+	SentPrefixCounter     int64  `json:"SentPrefixCounter"`
+	AcceptedPrefixCounter int64  `json:"AcceptedPrefixCounter"`
+}
+
+// switchConnection is metal-api's v1.SwitchConnection.
+type switchConnection struct {
+	Nic       switchNic `json:"nic"`
+	MachineID string    `json:"machine_id"`
+}
+
+// switchSync is metal-api's v1.SwitchSync; duration in nanoseconds.
+type switchSync struct {
+	Time     time.Time     `json:"time"`
+	Duration time.Duration `json:"duration"`
+	Error    *string       `json:"error"`
+}
+
+// switchNotifyResponse is metal-api's v1.SwitchNotifyResponse.
+type switchNotifyResponse struct {
+	ID            string      `json:"id"`
+	Name          string      `json:"name"`
+	Description   string      `json:"description"`
+	LastSync      *switchSync `json:"last_sync"`
+	LastSyncError *switchSync `json:"last_sync_error"`
+}
+
+func newSwitchSync(r *switchstate.SyncResult) *switchSync {
+	if r == nil {
+		return nil
+	}
+	return &switchSync{Time: r.Time, Duration: r.Duration, Error: r.Error}
+}
+
+func newSwitchNic(n switchstate.Nic, desired bool) switchNic {
+	out := switchNic{MAC: n.MAC, Name: n.Name, Identifier: n.Identifier, Vrf: string(n.Vrf), Actual: string(n.Actual)}
+	if desired && n.Desired != "" {
+		out.Actual = string(n.Desired)
+	}
+	if out.Actual == "" {
+		out.Actual = string(switchstate.PortUnknown)
+	}
+	if b := n.BGPPortState; b != nil {
+		out.BGPPortState = &bgpPortState{
+			Neighbor: b.Neighbor, PeerGroup: b.PeerGroup, VrfName: b.VrfName, BgpState: string(b.BgpState),
+			BgpTimerUpEstablished: b.BgpTimerUpEstablished, SentPrefixCounter: b.SentPrefixCounter, AcceptedPrefixCounter: b.AcceptedPrefixCounter,
+		}
+	}
+	return out
+}
+
+// newSwitchResponse shapes a switch with its partition (nil: only the id
+// is known).
+func newSwitchResponse(sw *switchstate.Switch, p *partition) *switchResponse {
+	if p == nil {
+		p = &partition{ID: sw.PartitionID, Labels: map[string]string{}}
+	}
+	out := &switchResponse{
+		ID:             sw.ID,
+		Name:           sw.Name,
+		Description:    sw.Description,
+		RackID:         sw.RackID,
+		Mode:           string(sw.Mode),
+		OS:             &switchOS{Vendor: string(sw.OS.Vendor), Version: sw.OS.Version, MetalCoreVersion: sw.OS.MetalCoreVersion},
+		ManagementUser: sw.ManagementUser,
+		ConsoleCommand: sw.ConsoleCommand,
+		Nics:           make([]switchNic, len(sw.Nics)),
+		Partition:      p,
+		Connections:    make([]switchConnection, len(sw.Connections)),
+		LastSync:       newSwitchSync(sw.LastSync),
+		LastSyncError:  newSwitchSync(sw.LastSyncError),
+	}
+	if sw.ManagementIP.IsValid() {
+		out.ManagementIP = sw.ManagementIP.String()
+	}
+	for i, n := range sw.Nics {
+		out.Nics[i] = newSwitchNic(n, true)
+	}
+	for i, c := range sw.Connections {
+		out.Connections[i] = switchConnection{Nic: newSwitchNic(c.Nic, false), MachineID: c.MachineID}
+	}
+	return out
+}
+
+// switchResponsesTx shapes switches with their partitions, read in tx
+// (each partition once). A partition the catalog no longer has is
+// answered with its id only.
+func switchResponsesTx(tx backends.Tx, sws []*switchstate.Switch) ([]*switchResponse, error) {
+	parts := map[string]*partition{}
+	out := make([]*switchResponse, len(sws))
+	for i, sw := range sws {
+		p, seen := parts[sw.PartitionID]
+		if !seen && sw.PartitionID != "" {
+			var err error
+			p, err = getPartitionTx(tx, sw.PartitionID)
+			if err != nil && errdefs.Class(err) != errdefs.ErrNotFound {
+				return nil, err
+			}
+			parts[sw.PartitionID] = p
+		}
+		out[i] = newSwitchResponse(sw, p)
+	}
+	return out, nil
+}
+
+// switchResponse shapes one switch that a change returned, with its
+// partition read in a transaction of its own.
+func (s *Server) switchResponse(ctx context.Context, sw *switchstate.Switch) (*switchResponse, error) {
+	out, err := viewValue(ctx, s.cat, func(tx backends.Tx) ([]*switchResponse, error) {
+		return switchResponsesTx(tx, []*switchstate.Switch{sw})
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out[0], nil
+}
+
+// switchRegisterRequest is metal-api's v1.SwitchRegisterRequest. Mode and
+// the nics' states, filters and BGP states are answers, not input: they
+// are ignored, as metal-api ignores them.
+type switchRegisterRequest struct {
+	ID             *string        `json:"id"`
+	Name           *string        `json:"name"`
+	Description    *string        `json:"description"`
+	PartitionID    *string        `json:"partition_id"`
+	RackID         *string        `json:"rack_id"`
+	Nics           []*switchNicIn `json:"nics"`
+	OS             *switchOSIn    `json:"os"`
+	ManagementIP   *string        `json:"management_ip"`
+	ManagementUser *string        `json:"management_user"`
+	ConsoleCommand *string        `json:"console_command"`
+}
+
+type switchNicIn struct {
+	MAC        *string `json:"mac"`
+	Name       *string `json:"name"`
+	Identifier *string `json:"identifier"`
+	Vrf        *string `json:"vrf"`
+}
+
+type switchOSIn struct {
+	Vendor           *string `json:"vendor"`
+	Version          *string `json:"version"`
+	MetalCoreVersion *string `json:"metal_core_version"`
+}
+
+func (req *switchRegisterRequest) library() (switchstate.RegisterRequest, error) {
+	out := switchstate.RegisterRequest{
+		ID:             deref(req.ID),
+		Name:           req.Name,
+		Description:    req.Description,
+		PartitionID:    deref(req.PartitionID),
+		RackID:         deref(req.RackID),
+		ManagementUser: deref(req.ManagementUser),
+		ConsoleCommand: deref(req.ConsoleCommand),
+		Nics:           make([]switchstate.RegisterNic, 0, len(req.Nics)),
+	}
+	var errs []error
+	if out.ID == "" {
+		// metal-api checks this first.
+		errs = append(errs, invalid("id is required"))
+	}
+	if o := req.OS; o != nil {
+		out.OS = &switchstate.OS{Vendor: switchstate.Vendor(deref(o.Vendor)), Version: deref(o.Version), MetalCoreVersion: deref(o.MetalCoreVersion)}
+	}
+	if givenString(req.ManagementIP) {
+		a, err := parseAddr("management_ip", *req.ManagementIP)
+		if err != nil {
+			errs = append(errs, err)
+		}
+		out.ManagementIP = a
+	}
+	for i, n := range req.Nics {
+		if n == nil {
+			errs = append(errs, invalid("nics[%d] is null", i))
+			continue
+		}
+		out.Nics = append(out.Nics, switchstate.RegisterNic{
+			MAC: deref(n.MAC), Name: deref(n.Name), Identifier: deref(n.Identifier), Vrf: switchstate.PortVRF(deref(n.Vrf)),
+		})
+	}
+	return out, joinInvalid(errs)
+}
+
+// switchNotifyRequest is metal-api's v1.SwitchNotifyRequest. A null or
+// absent error is a successful sync; absent or null port_states change no
+// port; absent or null bgp_port_states keep the BGP states, {} clears
+// them.
+type switchNotifyRequest struct {
+	SyncDuration  *int64                     `json:"sync_duration"`
+	Error         *string                    `json:"error"`
+	PortStates    map[string]string          `json:"port_states"`
+	BGPPortStates map[string]*bgpPortStateIn `json:"bgp_port_states"`
+}
+
+// bgpPortStateIn is metal-api's v1.SwitchBGPPortState; null fields are
+// zero.
+type bgpPortStateIn struct {
+	Neighbor              *string `json:"Neighbor"`
+	PeerGroup             *string `json:"PeerGroup"`
+	VrfName               *string `json:"VrfName"`
+	BgpState              *string `json:"BgpState"`
+	BgpTimerUpEstablished *int64  `json:"BgpTimerUpEstablished"`
+	SentPrefixCounter     *int64  `json:"SentPrefixCounter"`
+	AcceptedPrefixCounter *int64  `json:"AcceptedPrefixCounter"`
+}
+
+func derefInt(p *int64) int64 {
+	if p == nil {
+		return 0
+	}
+	return *p
+}
+
+func (req *switchNotifyRequest) library() (switchstate.NotifyRequest, error) {
+	out := switchstate.NotifyRequest{SyncDuration: time.Duration(derefInt(req.SyncDuration)), Error: req.Error}
+	var errs []error
+	if out.SyncDuration < 0 {
+		errs = append(errs, invalid("sync_duration %d is negative", out.SyncDuration))
+	}
+	if req.PortStates != nil {
+		out.PortStates = make(map[string]switchstate.PortState, len(req.PortStates))
+		for name, st := range req.PortStates {
+			out.PortStates[name] = switchstate.PortState(st)
+		}
+	}
+	if req.BGPPortStates != nil {
+		out.BGPPortStates = make(map[string]switchstate.BGPPortState, len(req.BGPPortStates))
+		for name, b := range req.BGPPortStates {
+			if b == nil {
+				errs = append(errs, invalid("bgp_port_states[%s] is null", quote(name)))
+				continue
+			}
+			out.BGPPortStates[name] = switchstate.BGPPortState{
+				Neighbor: deref(b.Neighbor), PeerGroup: deref(b.PeerGroup), VrfName: deref(b.VrfName),
+				BgpState: switchstate.BGPState(deref(b.BgpState)), BgpTimerUpEstablished: derefInt(b.BgpTimerUpEstablished),
+				SentPrefixCounter: derefInt(b.SentPrefixCounter), AcceptedPrefixCounter: derefInt(b.AcceptedPrefixCounter),
+			}
+		}
+	}
+	return out, joinInvalid(errs)
+}
+
+// switchUpdateRequest is metal-api's v1.SwitchUpdateRequest. As in
+// metal-api, only description (when given), console_command (absent
+// clears it) and mode change; an absent mode keeps the stored one. The
+// other members describe the switch its agent registers and are ignored.
+type switchUpdateRequest struct {
+	ID             *string `json:"id"`
+	Description    *string `json:"description"`
+	ConsoleCommand *string `json:"console_command"`
+	Mode           *string `json:"mode"`
+}
+
+// switchFindRequest is metal-api's v1.SwitchFindRequest.
+type switchFindRequest struct {
+	ID          *string `json:"id"`
+	Name        *string `json:"name"`
+	PartitionID *string `json:"partitionid"`
+	RackID      *string `json:"rackid"`
+	OSVendor    *string `json:"osvendor"`
+	OSVersion   *string `json:"osversion"`
+}
+
+// switchFilters are the switch filters the server applies.
+const switchFilters = "id, partitionid, rackid and osvendor"
+
+func (req *switchFindRequest) filter() (switchstate.ListFilter, string, error) {
+	c := &filters{kind: "switches", supported: switchFilters}
+	if givenString(req.Name) {
+		c.refuse("name", "the library does not search switches by name")
+	}
+	if givenString(req.OSVersion) {
+		c.refuse("osversion", "the library does not search switches by os version")
+	}
+	f := switchstate.ListFilter{PartitionID: deref(req.PartitionID), RackID: deref(req.RackID), OSVendor: deref(req.OSVendor)}
+	return f, deref(req.ID), c.err()
+}
+
+func (s *Server) listSwitches(w http.ResponseWriter, r *http.Request) {
+	s.answerSwitches(w, r, switchstate.ListFilter{}, "")
+}
+
+func (s *Server) findSwitches(w http.ResponseWriter, r *http.Request) {
+	var req switchFindRequest
+	if err := decodeFind(r, &req); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	f, id, err := req.filter()
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.answerSwitches(w, r, f, id)
+}
+
+// answerSwitches answers the switches matching f (and, when id is set,
+// only the one with that id), with their partitions, all read in one
+// transaction.
+func (s *Server) answerSwitches(w http.ResponseWriter, r *http.Request, f switchstate.ListFilter, id string) {
+	var out []*switchResponse
+	err := s.kit.View(r.Context(), func(tx *metalkit.Tx) error {
+		sws, err := tx.Switches.List(f)
+		if err != nil {
+			return err
+		}
+		if id != "" {
+			var one []*switchstate.Switch
+			for _, sw := range sws {
+				if sw.ID == id {
+					one = append(one, sw)
+				}
+			}
+			sws = one
+		}
+		out, err = switchResponsesTx(tx.Backend(), sws)
+		return err
+	})
+	s.reply(w, r, http.StatusOK, out, err)
+}
+
+func (s *Server) getSwitch(w http.ResponseWriter, r *http.Request) {
+	var out []*switchResponse
+	err := s.kit.View(r.Context(), func(tx *metalkit.Tx) error {
+		sw, err := tx.Switches.Get(r.PathValue("id"))
+		if err != nil {
+			return err
+		}
+		out, err = switchResponsesTx(tx.Backend(), []*switchstate.Switch{sw})
+		return err
+	})
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, out[0])
+}
+
+// changedSwitch answers the switch a change returned, with status.
+func (s *Server) changedSwitch(w http.ResponseWriter, r *http.Request, status int, sw *switchstate.Switch, err error) {
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	resp, err := s.switchResponse(r.Context(), sw)
+	s.reply(w, r, status, resp, err)
+}
+
+// registerSwitch answers 201 for a new switch and 200 for a known one.
+func (s *Server) registerSwitch(w http.ResponseWriter, r *http.Request) {
+	var body switchRegisterRequest
+	if err := decodeBody(r, &body); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	req, err := body.library()
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	sw, created, err := s.kit.Switches.Register(r.Context(), req)
+	status := http.StatusOK
+	if created {
+		status = http.StatusCreated
+	}
+	s.changedSwitch(w, r, status, sw, err)
+}
+
+// updateSwitch reads the stored mode when none is given and updates in
+// the same transaction.
+func (s *Server) updateSwitch(w http.ResponseWriter, r *http.Request) {
+	var body switchUpdateRequest
+	if err := decodeBody(r, &body); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if !givenString(body.ID) {
+		s.fail(w, r, invalid("id is required: it names the switch to update"))
+		return
+	}
+	var out *switchResponse
+	err := s.kit.Update(r.Context(), func(tx *metalkit.Tx) error {
+		// A new request per attempt: the store may run this again.
+		req := switchstate.UpdateRequest{ID: *body.ID, Description: body.Description, ConsoleCommand: deref(body.ConsoleCommand), Mode: switchstate.Mode(deref(body.Mode))}
+		if req.Mode == "" {
+			sw, err := tx.Switches.Get(req.ID)
+			if err != nil {
+				return err
+			}
+			req.Mode = sw.Mode
+		}
+		sw, err := tx.Switches.Update(req)
+		if err != nil {
+			return err
+		}
+		resp, err := switchResponsesTx(tx.Backend(), []*switchstate.Switch{sw})
+		if err != nil {
+			return err
+		}
+		out = resp[0]
+		return nil
+	})
+	s.reply(w, r, http.StatusOK, out, err)
+}
+
+func (s *Server) deleteSwitch(w http.ResponseWriter, r *http.Request) {
+	force, err := boolQuery(r, "force")
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	sw, err := s.kit.Switches.Delete(r.Context(), r.PathValue("id"), force)
+	s.changedSwitch(w, r, http.StatusOK, sw, err)
+}
+
+func (s *Server) notifySwitch(w http.ResponseWriter, r *http.Request) {
+	var body switchNotifyRequest
+	if err := decodeBody(r, &body); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	req, err := body.library()
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	res, err := s.kit.Switches.Notify(r.Context(), r.PathValue("id"), req)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, &switchNotifyResponse{ID: res.ID, LastSync: newSwitchSync(res.LastSync), LastSyncError: newSwitchSync(res.LastSyncError)})
+}
+
+// switchPortToggleRequest is metal-api's v1.SwitchPortToggleRequest.
+type switchPortToggleRequest struct {
+	Nic    *string `json:"nic"`
+	Status *string `json:"status"`
+}
+
+func (s *Server) toggleSwitchPort(w http.ResponseWriter, r *http.Request) {
+	var body switchPortToggleRequest
+	if err := decodeBody(r, &body); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	sw, err := s.kit.Switches.Toggle(r.Context(), r.PathValue("id"), deref(body.Nic), switchstate.PortState(deref(body.Status)))
+	s.changedSwitch(w, r, http.StatusOK, sw, err)
+}
+
+// switchMigrateRequest is metal-api's v1.SwitchMigrateRequest.
+type switchMigrateRequest struct {
+	OldSwitchID *string `json:"old_switch_id"`
+	NewSwitchID *string `json:"new_switch_id"`
+}
+
+func (s *Server) migrateSwitch(w http.ResponseWriter, r *http.Request) {
+	var body switchMigrateRequest
+	if err := decodeBody(r, &body); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	sw, err := s.kit.Switches.Migrate(r.Context(), deref(body.OldSwitchID), deref(body.NewSwitchID))
+	s.changedSwitch(w, r, http.StatusOK, sw, err)
+}
