@@ -14,7 +14,7 @@ import (
 func getIP(tx backends.Tx, a netip.Addr) (*IP, error) {
 	b, err := tx.Get(bucketIPs, ipKey(a))
 	if errors.Is(err, backends.ErrNotFound) {
-		return nil, errdefs.Errorf(ErrNotFound, "network: ip %s", a)
+		return nil, errdefs.Errorf(ErrNotFound, "network: ip %s is not allocated", a)
 	}
 	if err != nil {
 		return nil, err

@@ -28,7 +28,7 @@ func GetTx(tx backends.Tx, id string) (*Network, error) {
 	}
 	b, err := tx.Get(bucketNetworks, idKey(id))
 	if errors.Is(err, backends.ErrNotFound) {
-		return nil, errdefs.Errorf(ErrNotFound, "network: network %q", id)
+		return nil, errdefs.Errorf(ErrNotFound, "network: network %q does not exist", id)
 	}
 	if err != nil {
 		return nil, err

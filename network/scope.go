@@ -64,7 +64,7 @@ func (s scope) project(field, project string) error {
 }
 
 func (s scope) notFoundNetwork(id string) error {
-	return errdefs.Errorf(ErrNotFound, "network: network %s", errdefs.Quote(id))
+	return errdefs.Errorf(ErrNotFound, "network: network %s does not exist", errdefs.Quote(id))
 }
 
 // network returns the stored network id when the caller sees it.

@@ -322,7 +322,7 @@ func (t *Tx) GetIP(addr netip.Addr) (*IP, error) {
 		return nil, err
 	}
 	if !t.scope.seesIP(ip) {
-		return nil, errdefs.Errorf(ErrNotFound, "network: ip %s", addr)
+		return nil, errdefs.Errorf(ErrNotFound, "network: ip %s is not allocated", addr)
 	}
 	return ip, nil
 }

@@ -18,7 +18,7 @@ func loadSwitch(tx backends.Tx, id string) (*Switch, error) {
 	}
 	raw, err := tx.Get(bucketSwitch, switchKey(id))
 	if errors.Is(err, backends.ErrNotFound) {
-		return nil, errdefs.Errorf(ErrNotFound, "switchstate: switch %q", id)
+		return nil, errdefs.Errorf(ErrNotFound, "switchstate: switch %q does not exist", id)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("switchstate: read switch %q: %w", id, err)
