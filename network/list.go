@@ -15,6 +15,7 @@ import (
 // matches all.
 type Filter struct {
 	ID              string        `json:"id,omitempty"`
+	Name            string        `json:"name,omitempty"`
 	PartitionID     string        `json:"partitionid,omitempty"`
 	ProjectID       string        `json:"projectid,omitempty"`
 	ParentNetworkID string        `json:"parentnetworkid,omitempty"`
@@ -26,12 +27,19 @@ type Filter struct {
 	Prefix netip.Prefix `json:"prefix,omitzero"`
 	// Contains must be an address inside one of the network's prefixes.
 	Contains netip.Addr `json:"contains,omitzero"`
+	// NAT, when set, must equal the network's NAT flag.
+	NAT *bool `json:"nat,omitempty"`
+	// VRF, when not 0, must be the network's VRF.
+	VRF uint32 `json:"vrf,omitempty"`
 }
 
 // Match reports whether n satisfies f.
 func (f Filter) Match(n *Network) bool {
 	switch {
 	case f.ID != "" && n.ID != f.ID,
+		f.Name != "" && n.Name != f.Name,
+		f.NAT != nil && n.NAT != *f.NAT,
+		f.VRF != 0 && n.VRF != f.VRF,
 		f.PartitionID != "" && n.PartitionID != f.PartitionID,
 		f.ProjectID != "" && n.ProjectID != f.ProjectID,
 		f.ParentNetworkID != "" && n.ParentNetworkID != f.ParentNetworkID,
@@ -94,7 +102,11 @@ type IPFilter struct {
 	Type          IPType        `json:"type,omitempty"`
 	AddressFamily AddressFamily `json:"addressfamily,omitempty"`
 	// Tags must all be present.
-	Tags []string `json:"tags,omitempty"`
+	Tags           []string `json:"tags,omitempty"`
+	AllocationUUID string   `json:"allocationuuid,omitempty"`
+	Name           string   `json:"name,omitempty"`
+	// ParentPrefix must contain the address.
+	ParentPrefix netip.Prefix `json:"networkprefix,omitzero"`
 }
 
 // Match reports whether ip satisfies f.
@@ -104,7 +116,10 @@ func (f IPFilter) Match(ip *IP) bool {
 		f.ProjectID != "" && ip.ProjectID != f.ProjectID,
 		f.MachineID != "" && ip.MachineID() != f.MachineID,
 		f.Type != "" && ip.Type != f.Type,
-		f.AddressFamily != "" && FamilyOf(ip.IPAddress) != f.AddressFamily:
+		f.AddressFamily != "" && FamilyOf(ip.IPAddress) != f.AddressFamily,
+		f.AllocationUUID != "" && ip.AllocationUUID != f.AllocationUUID,
+		f.Name != "" && ip.Name != f.Name,
+		f.ParentPrefix.IsValid() && !f.ParentPrefix.Contains(ip.IPAddress):
 		return false
 	}
 	for _, t := range f.Tags {

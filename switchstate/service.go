@@ -191,10 +191,13 @@ func (t *Tx) Get(id string) (*Switch, error) {
 // ListFilter selects switches; every given field must match, empty fields
 // match everything.
 type ListFilter struct {
+	ID          string `json:"id,omitempty"`
+	Name        string `json:"name,omitempty"`
 	PartitionID string `json:"partition_id,omitempty"`
 	RackID      string `json:"rack_id,omitempty"`
 	// OSVendor matches case-insensitively.
-	OSVendor string `json:"os_vendor,omitempty"`
+	OSVendor  string `json:"os_vendor,omitempty"`
+	OSVersion string `json:"os_version,omitempty"`
 }
 
 // List returns the matching switches sorted by partition, rack and id. A
@@ -226,6 +229,9 @@ func (t *Tx) List(f ListFilter) ([]*Switch, error) {
 			continue
 		}
 		if f.OSVendor != "" && !strings.EqualFold(string(sw.OS.Vendor), f.OSVendor) {
+			continue
+		}
+		if (f.ID != "" && sw.ID != f.ID) || (f.Name != "" && sw.Name != f.Name) || (f.OSVersion != "" && sw.OS.Version != f.OSVersion) {
 			continue
 		}
 		full, err := v.complete(t.tx, sw)
