@@ -18,6 +18,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 	"google.golang.org/grpc/test/bufconn"
@@ -95,21 +96,22 @@ func newLab(t *testing.T, opts *grpcapi.Options) *lab {
 	}
 	l.srv, err = grpcapi.New(kit, l.cat, &o)
 	require.NoError(t, err)
-	conn := serve(t, l.srv)
+	conn := serve(t, l.srv, insecure.NewCredentials(), insecure.NewCredentials())
 	l.boot, l.events = v1.NewBootServiceClient(conn), v1.NewEventServiceClient(conn)
 	return l
 }
 
-// serve serves srv over an in-memory listener and returns a client
-// connection to it; both end with the test.
-func serve(t *testing.T, srv *grpcapi.Server) *grpc.ClientConn {
+// serve serves srv with the server's transport credentials over an
+// in-memory listener and returns a client connection to it with the
+// client's; both end with the test.
+func serve(t *testing.T, srv *grpcapi.Server, server, client credentials.TransportCredentials) *grpc.ClientConn {
 	t.Helper()
 	lis := bufconn.Listen(1 << 20)
-	gs := srv.NewGRPCServer()
+	gs := srv.NewGRPCServer(grpc.Creds(server))
 	go func() { _ = gs.Serve(lis) }()
-	conn, err := grpc.NewClient("passthrough:///bufconn",
+	conn, err := grpc.NewClient("passthrough:///localhost",
 		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return lis.DialContext(ctx) }),
-		grpc.WithTransportCredentials(insecure.NewCredentials()))
+		grpc.WithTransportCredentials(client))
 	require.NoError(t, err)
 	t.Cleanup(func() {
 		_ = conn.Close()
