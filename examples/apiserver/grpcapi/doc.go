@@ -42,6 +42,14 @@
 //   - Send applies a batch of events, one machine per transaction, and names
 //     the machines whose event failed.
 //
+// No method answers Unimplemented. What metal-api does besides, and this
+// package does not: after Report and AbortReinstall it publishes a command
+// on its message bus that sets the machine's BMC to boot from disk (the
+// library sends no power or boot commands), and its message bus wakes a
+// Wait at once for an allocation made by another process, where here such
+// an allocation ends the wait within the machine service's WaitPoll (60 s
+// by default; one made in this process ends it at once).
+//
 // Errors are gRPC statuses whose code follows the error's class (see Code)
 // and whose message is the library's, which names the field and the value.
 //
