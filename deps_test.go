@@ -26,6 +26,7 @@ var heavyDeps = []string{
 	"github.com/prometheus/",
 	"github.com/metal-stack/metal-go",
 	"github.com/metal-stack/metal-lib",
+	"github.com/metal-stack/metal-api",
 }
 
 // libraryPackages are the library's packages (as go list patterns): the
@@ -129,8 +130,8 @@ func TestAdapterDepsDetectsDrivers(t *testing.T) {
 	assert.Contains(t, found, "go.etcd.io/bbolt")
 }
 
-// TestLibraryStaysLean fails when gRPC, Prometheus, metal-go or metal-lib
-// enters the dependencies of a library package.
+// TestLibraryStaysLean fails when gRPC, Prometheus, metal-go, metal-lib or
+// metal-api enters the dependencies of a library package.
 func TestLibraryStaysLean(t *testing.T) {
 	for _, pkg := range libraryPackages {
 		found, ok := depsWithPrefix(t, pkg, heavyDeps)
@@ -142,7 +143,8 @@ func TestLibraryStaysLean(t *testing.T) {
 }
 
 // TestHeavyDepsDetected shows that the check above can fail: the example
-// server depends on Prometheus and metal-lib.
+// server depends on Prometheus and metal-lib, its gRPC services on gRPC
+// and metal-api.
 func TestHeavyDepsDetected(t *testing.T) {
 	found, ok := depsWithPrefix(t, "examples/apiserver/api", heavyDeps)
 	if !ok {
@@ -150,4 +152,10 @@ func TestHeavyDepsDetected(t *testing.T) {
 	}
 	assert.Contains(t, found, "github.com/prometheus/client_golang/prometheus")
 	assert.Contains(t, found, "github.com/metal-stack/metal-lib/httperrors")
+	found, ok = depsWithPrefix(t, "examples/apiserver/grpcapi", heavyDeps)
+	if !ok {
+		t.Skip("skipping: examples/apiserver/grpcapi is not present")
+	}
+	assert.Contains(t, found, "google.golang.org/grpc")
+	assert.Contains(t, found, "github.com/metal-stack/metal-api/pkg/api/v1")
 }

@@ -29,14 +29,20 @@ type partition struct {
 	Labels             map[string]string `json:"labels"`
 	DNSServers         []dnsServer       `json:"dns_servers,omitempty"`
 	NTPServers         []ntpServer       `json:"ntp_servers,omitempty"`
-	BootConfig         bootConfig        `json:"bootconfig"`
+	BootConfig         BootConfig        `json:"bootconfig"`
 	Created            time.Time         `json:"created"`
 	Changed            time.Time         `json:"changed"`
 }
 
-type bootConfig struct {
-	ImageURL    string `json:"imageurl"`
-	KernelURL   string `json:"kernelurl"`
+// BootConfig is what the machines of a partition boot over PXE before
+// they are installed: metal-hammer's kernel, its initrd and the kernel
+// command line (metal-api's v1.PartitionBootConfiguration).
+type BootConfig struct {
+	// ImageURL is the URL of the initrd that holds metal-hammer.
+	ImageURL string `json:"imageurl"`
+	// KernelURL is the URL of the kernel.
+	KernelURL string `json:"kernelurl"`
+	// CommandLine is the kernel command line.
 	CommandLine string `json:"commandline"`
 }
 
@@ -190,6 +196,20 @@ func getPartitionTx(tx backends.Tx, id string) (*partition, error) {
 		return nil, err
 	}
 	return &p, nil
+}
+
+// PartitionBootConfig returns the boot configuration of partition id, an
+// error matching errdefs.ErrNotFound when there is no such partition, and
+// errdefs.ErrInvalidArgument for an id that no partition can have. One read.
+func (c *Catalog) PartitionBootConfig(ctx context.Context, id string) (BootConfig, error) {
+	if err := limits.ID("partition id", id); err != nil {
+		return BootConfig{}, err
+	}
+	p, err := viewValue(ctx, c, func(tx backends.Tx) (*partition, error) { return getPartitionTx(tx, id) })
+	if err != nil {
+		return BootConfig{}, err
+	}
+	return p.BootConfig, nil
 }
 
 // createPartition stores a new partition. One transaction.
