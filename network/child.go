@@ -110,8 +110,14 @@ func AllocateChildTx(tx backends.Tx, env Env, req AllocateRequest) (*Network, er
 	if err != nil {
 		return nil, err
 	}
+	id := env.NewID()
+	if ok, err := exists(tx, bucketNetworks, idKey(id)); err != nil {
+		return nil, err
+	} else if ok {
+		return nil, errdefs.Errorf(ErrConflict, "network: the new child's id %q is taken already", id)
+	}
 	n := &Network{
-		ID:                  env.NewID(),
+		ID:                  id,
 		Name:                req.Name,
 		Description:         req.Description,
 		PartitionID:         parent.PartitionID,

@@ -705,3 +705,19 @@ func TestIPsAndChildrenExcludeEachOther(t *testing.T) {
 		return err
 	})
 }
+
+// An id source that repeats an id never makes a child overwrite a
+// network.
+func TestAllocateChildNeverOverwrites(t *testing.T) {
+	store := memstore.New()
+	svc := network.New(store, &network.Options{IDs: func() string { return "same" }})
+	_, err := svc.Create(ctx, network.CreateRequest{ID: "super", PartitionID: "fra", PrivateSuper: true, Prefixes: pfx("10.0.0.0/16"),
+		DefaultChildPrefixLength: network.ChildLengths{network.IPv4: 22}})
+	require.NoError(t, err)
+	_, err = svc.AllocateChild(ctx, network.AllocateRequest{PartitionID: "fra", ProjectID: "p"})
+	require.NoError(t, err)
+	before := backendtest.Dump(t, store)
+	_, err = svc.AllocateChild(ctx, network.AllocateRequest{PartitionID: "fra", ProjectID: "q"})
+	require.ErrorIs(t, err, network.ErrConflict)
+	backendtest.Unchanged(t, before, store)
+}
