@@ -135,7 +135,10 @@ func mutations() []struct {
 			_, err := k.Networks.AllocateChild(ctx, network.AllocateRequest{PartitionID: "fra-equ01", ProjectID: "p2"})
 			return err
 		}},
-		{"network.delete", func(ctx context.Context, k *metalkit.Kit) error { _, err := k.Networks.Delete(ctx, "internet"); return err }},
+		{"network.delete", func(ctx context.Context, k *metalkit.Kit) error {
+			_, err := k.Networks.Delete(ctx, "internet")
+			return err
+		}},
 		{"ip.allocate", func(ctx context.Context, k *metalkit.Kit) error {
 			_, err := k.Networks.AllocateIP(ctx, network.AllocateIPRequest{NetworkID: "id-1", ProjectID: "p1", AddressFamily: network.IPv6})
 			return err
@@ -199,7 +202,10 @@ func mutations() []struct {
 			_, err := k.Machines.UpdateSize(ctx, machine.Size{ID: "small", Constraints: []machine.Constraint{{Type: machine.CoreConstraint, Min: 1, Max: 16}}})
 			return err
 		}},
-		{"sizereservation.delete", func(ctx context.Context, k *metalkit.Kit) error { _, err := k.Machines.DeleteReservation(ctx, "r1"); return err }},
+		{"sizereservation.delete", func(ctx context.Context, k *metalkit.Kit) error {
+			_, err := k.Machines.DeleteReservation(ctx, "r1")
+			return err
+		}},
 		{"kit.update", func(ctx context.Context, k *metalkit.Kit) error {
 			return k.Update(ctx, func(tx *metalkit.Tx) error {
 				c, err := tx.Networks.AllocateChild(network.AllocateRequest{PartitionID: "fra-equ01", ProjectID: "p3"})
