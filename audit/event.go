@@ -7,6 +7,7 @@ import (
 	"slices"
 
 	"github.com/metalkit/metalkit/backends"
+	"github.com/metalkit/metalkit/errdefs"
 )
 
 // Actor says who causes a change: the user, the tenant, the projects the
@@ -241,4 +242,39 @@ func (t *Trail) eventEntry(ctx context.Context, rqid, detail, path string, body 
 		e.Body = b
 	}
 	return e
+}
+
+// Scope is what a service knows of its caller to limit it to its
+// projects: the actor in the context and whether it is scoped.
+type Scope struct {
+	Actor  Actor
+	Scoped bool
+}
+
+// ScopeOf returns the scope of the caller in ctx.
+func ScopeOf(ctx context.Context) Scope {
+	a, _ := FromContext(ctx)
+	return Scope{Actor: a, Scoped: a.Scoped()}
+}
+
+// Owns reports whether the caller may act for project.
+func (s Scope) Owns(project string) bool { return !s.Scoped || s.Actor.ActsFor(project) }
+
+// AdminOnly returns an error of class errdefs.ErrForbidden, saying that op
+// needs an admin, when the caller is scoped; nil otherwise. Services wrap
+// it in their own ErrForbidden.
+func (s Scope) AdminOnly(op string) error {
+	if !s.Scoped {
+		return nil
+	}
+	return errdefs.Errorf(errdefs.ErrForbidden, "%s needs an admin; user %s acts for projects %v only", op, errdefs.Quote(s.Actor.User), s.Actor.Projects)
+}
+
+// ForProject returns an error of class errdefs.ErrForbidden, naming field
+// and project, when the caller may not act for project; nil otherwise.
+func (s Scope) ForProject(field, project string) error {
+	if s.Owns(project) {
+		return nil
+	}
+	return errdefs.Errorf(errdefs.ErrForbidden, "%s %s: user %s does not act for this project", field, errdefs.Quote(project), errdefs.Quote(s.Actor.User))
 }

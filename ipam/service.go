@@ -61,8 +61,8 @@ func (s *Service) Bind(ctx context.Context, tx backends.Tx, rec *audit.Recorder)
 
 // allowed refuses a change to a caller scoped to projects.
 func (t *Tx) allowed(op string) error {
-	if a, _ := audit.FromContext(t.ctx); a.Scoped() {
-		return errdefs.Errorf(ErrForbidden, "ipam: %s needs an admin; user %s acts for projects %v only", op, errdefs.Quote(a.User), a.Projects)
+	if err := audit.ScopeOf(t.ctx).AdminOnly(op); err != nil {
+		return errdefs.Errorf(ErrForbidden, "ipam: %w", err)
 	}
 	return nil
 }

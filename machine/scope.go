@@ -21,35 +21,28 @@ import (
 //     delete, sizes, size reservations, liveliness and resurrection.
 //
 // A context without a scoped actor is not limited.
-type scope struct {
-	actor  audit.Actor
-	scoped bool
-}
+type scope struct{ audit.Scope }
 
-func scopeOf(ctx context.Context) scope {
-	a, _ := audit.FromContext(ctx)
-	return scope{actor: a, scoped: a.Scoped()}
-}
+func scopeOf(ctx context.Context) scope { return scope{audit.ScopeOf(ctx)} }
 
-func (s scope) owns(project string) bool { return !s.scoped || s.actor.ActsFor(project) }
+func (s scope) owns(project string) bool { return s.Owns(project) }
 
 // sees reports whether the caller may see machine m.
 func (s scope) sees(m *Machine) bool {
-	return !s.scoped || m.Allocation == nil || s.owns(m.Allocation.Project)
+	return !s.Scoped || m.Allocation == nil || s.owns(m.Allocation.Project)
 }
 
-func (s scope) adminOnly(op string) error {
-	if s.scoped {
-		return fmtErr(ErrForbidden, "%s needs an admin; user %s acts for projects %v only", op, q(s.actor.User), s.actor.Projects)
-	}
-	return nil
-}
+func (s scope) adminOnly(op string) error { return wrapForbidden(s.AdminOnly(op)) }
 
 func (s scope) project(project string) error {
-	if !s.owns(project) {
-		return fmtErr(ErrForbidden, "projectid %s: user %s does not act for this project", q(project), q(s.actor.User))
+	return wrapForbidden(s.ForProject("projectid", project))
+}
+
+func wrapForbidden(err error) error {
+	if err == nil {
+		return nil
 	}
-	return nil
+	return fmtErr(ErrForbidden, "%w", err)
 }
 
 // visible loads machine id when the caller may see it; another project's
@@ -72,8 +65,8 @@ func (t *Tx) owned(id, op string) (*entry, error) {
 	if err != nil {
 		return nil, err
 	}
-	if t.scope.scoped && e.m.Allocation == nil {
-		return nil, fmtErr(ErrForbidden, "%s machine %s: it is not allocated to a project of user %s", op, q(id), q(t.scope.actor.User))
+	if t.scope.Scoped && e.m.Allocation == nil {
+		return nil, fmtErr(ErrForbidden, "%s machine %s: it is not allocated to a project of user %s", op, q(id), q(t.scope.Actor.User))
 	}
 	return e, nil
 }

@@ -26,41 +26,34 @@ import (
 //
 // A context without a scoped actor (an embedder doing its own
 // authorisation, or an admin) is not limited.
-type scope struct {
-	actor  audit.Actor
-	scoped bool
-}
+type scope struct{ audit.Scope }
 
-func scopeOf(ctx context.Context) scope {
-	a, _ := audit.FromContext(ctx)
-	return scope{actor: a, scoped: a.Scoped()}
-}
+func scopeOf(ctx context.Context) scope { return scope{audit.ScopeOf(ctx)} }
 
-func (s scope) owns(project string) bool { return !s.scoped || s.actor.ActsFor(project) }
+func (s scope) owns(project string) bool { return s.Owns(project) }
 
 func (s scope) seesNetwork(n *Network) bool {
-	return !s.scoped || n.ProjectID == "" || s.owns(n.ProjectID) || (n.Shared && n.ParentNetworkID != "")
+	return !s.Scoped || n.ProjectID == "" || s.owns(n.ProjectID) || (n.Shared && n.ParentNetworkID != "")
 }
 
-func (s scope) seesIP(ip *IP) bool { return !s.scoped || s.owns(ip.ProjectID) }
+func (s scope) seesIP(ip *IP) bool { return !s.Scoped || s.owns(ip.ProjectID) }
 
 func forbidden(format string, args ...any) error {
 	return errdefs.Errorf(ErrForbidden, "network: "+format, args...)
 }
 
 // adminOnly refuses a scoped caller an admin's operation.
-func (s scope) adminOnly(op string) error {
-	if s.scoped {
-		return forbidden("%s needs an admin; user %s acts for projects %v only", op, errdefs.Quote(s.actor.User), s.actor.Projects)
-	}
-	return nil
-}
+func (s scope) adminOnly(op string) error { return wrapForbidden(s.AdminOnly(op)) }
 
 func (s scope) project(field, project string) error {
-	if !s.owns(project) {
-		return forbidden("%s %s: user %s does not act for this project", field, errdefs.Quote(project), errdefs.Quote(s.actor.User))
+	return wrapForbidden(s.ForProject(field, project))
+}
+
+func wrapForbidden(err error) error {
+	if err == nil {
+		return nil
 	}
-	return nil
+	return errdefs.Errorf(ErrForbidden, "network: %w", err)
 }
 
 func (s scope) notFoundNetwork(id string) error {
@@ -86,8 +79,8 @@ func (t *Tx) ownNetwork(id, op string) (*Network, error) {
 	if err != nil {
 		return nil, err
 	}
-	if t.scope.scoped && (n.ProjectID == "" || !t.scope.owns(n.ProjectID)) {
-		return nil, forbidden("%s network %s: it belongs to project %s, not to a project of user %s", op, errdefs.Quote(id), errdefs.Quote(n.ProjectID), errdefs.Quote(t.scope.actor.User))
+	if t.scope.Scoped && (n.ProjectID == "" || !t.scope.owns(n.ProjectID)) {
+		return nil, forbidden("%s network %s: it belongs to project %s, not to a project of user %s", op, errdefs.Quote(id), errdefs.Quote(n.ProjectID), errdefs.Quote(t.scope.Actor.User))
 	}
 	return n, nil
 }

@@ -195,7 +195,7 @@ func (t *Tx) Create(req CreateRequest) (*Network, error) {
 
 // Update changes a network (an admin's operation). See UpdateTx.
 func (t *Tx) Update(req UpdateRequest) (*Network, error) {
-	if t.scope.scoped {
+	if t.scope.Scoped {
 		if _, err := t.ownNetwork(req.ID, "update"); err != nil {
 			return nil, err
 		}
@@ -237,7 +237,7 @@ func (t *Tx) AllocateChild(req AllocateRequest) (*Network, error) {
 // Free frees a child network (a user's operation): its blocks and its VRF
 // return, in one step. It fails while the child holds IPs. See FreeTx.
 func (t *Tx) Free(id string) (*Network, error) {
-	if t.scope.scoped {
+	if t.scope.Scoped {
 		if _, err := t.ownNetwork(id, "free"); err != nil {
 			return nil, err
 		}
@@ -268,7 +268,7 @@ func (t *Tx) Get(id string) (*Network, error) {
 // List returns the networks matching f, ordered by id, with consumption.
 func (t *Tx) List(f Filter) ([]*Network, error) {
 	list, err := ListTx(t.tx, f)
-	if err != nil || !t.scope.scoped {
+	if err != nil || !t.scope.Scoped {
 		return list, err
 	}
 	return slices.DeleteFunc(list, func(n *Network) bool { return !t.scope.seesNetwork(n) }), nil
@@ -276,7 +276,7 @@ func (t *Tx) List(f Filter) ([]*Network, error) {
 
 // AllocateIP allocates an IP of a network. See AllocateIPTx.
 func (t *Tx) AllocateIP(req AllocateIPRequest) (*IP, error) {
-	if t.scope.scoped {
+	if t.scope.Scoped {
 		if err := t.scope.project("projectid", req.ProjectID); err != nil {
 			return nil, err
 		}
@@ -330,7 +330,7 @@ func (t *Tx) GetIP(addr netip.Addr) (*IP, error) {
 // ListIPs returns the IPs matching f in address order.
 func (t *Tx) ListIPs(f IPFilter) ([]*IP, error) {
 	list, err := ListIPsTx(t.tx, f)
-	if err != nil || !t.scope.scoped {
+	if err != nil || !t.scope.Scoped {
 		return list, err
 	}
 	return slices.DeleteFunc(list, func(ip *IP) bool { return !t.scope.seesIP(ip) }), nil

@@ -164,9 +164,8 @@ func (t *Tx) checkPartition(id string) error {
 
 // adminOnly refuses a change to a caller scoped to projects.
 func (t *Tx) adminOnly(op string) error {
-	a, _ := audit.FromContext(t.ctx)
-	if a.Scoped() {
-		return errdefs.Errorf(ErrForbidden, "switchstate: %s needs an admin; user %s acts for projects %v only", op, errdefs.Quote(a.User), a.Projects)
+	if err := audit.ScopeOf(t.ctx).AdminOnly(op); err != nil {
+		return errdefs.Errorf(ErrForbidden, "switchstate: %w", err)
 	}
 	return nil
 }

@@ -192,35 +192,29 @@ type faultyTx struct {
 	f *Faulty
 }
 
-func (t *faultyTx) read(what string) error {
+// fault counts one read (write false) or write and fails or panics when
+// the planned fault strikes it.
+func (t *faultyTx) fault(what string, write bool) error {
 	plan, _ := t.f.planned()
-	kind := FailRead
-	if plan.Kind == PanicRead {
-		kind = PanicRead
+	fail, panics := FailRead, PanicRead
+	if write {
+		fail, panics = FailWrite, PanicWrite
 	}
-	if t.f.step(kind) {
-		if kind == PanicRead {
-			panic(fmt.Sprintf("backendtest: injected panic at %s", what))
-		}
-		return injected(what)
+	kind := fail
+	if plan.Kind == panics {
+		kind = panics
 	}
-	return nil
+	if !t.f.step(kind) {
+		return nil
+	}
+	if kind == panics {
+		panic(fmt.Sprintf("backendtest: injected panic at %s", what))
+	}
+	return injected(what)
 }
 
-func (t *faultyTx) write(what string) error {
-	plan, _ := t.f.planned()
-	kind := FailWrite
-	if plan.Kind == PanicWrite {
-		kind = PanicWrite
-	}
-	if t.f.step(kind) {
-		if kind == PanicWrite {
-			panic(fmt.Sprintf("backendtest: injected panic at %s", what))
-		}
-		return injected(what)
-	}
-	return nil
-}
+func (t *faultyTx) read(what string) error  { return t.fault(what, false) }
+func (t *faultyTx) write(what string) error { return t.fault(what, true) }
 
 func (t *faultyTx) Get(bucket string, key []byte) ([]byte, error) {
 	if err := t.read("get"); err != nil {
