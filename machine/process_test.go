@@ -169,7 +169,7 @@ func TestAllocateRaceAcrossProcesses(t *testing.T) {
 	}
 	ips, err := l.nets.ListIPs(l.ctx, network.IPFilter{})
 	require.NoError(t, err)
-	assert.Len(t, ips, len(owner), "no IP besides the machines'")
+	assert.Equal(t, len(owner), len(ips), "no IP besides the machines'")
 	for _, ip := range ips {
 		assert.Equal(t, owner[ip.IPAddress], ip.MachineID(), "IP %s", ip.IPAddress)
 		assert.Len(t, machineTags(ip.Tags), 1, "IP %s belongs to exactly one machine", ip.IPAddress)
