@@ -23,16 +23,18 @@ import (
 // The model test's partition: three racks of two machines.
 const (
 	modelRacks, modelPorts = 3, 2
-	modelSteps             = 300
+	modelSteps             = 400
 )
 
 // modelMachine is what the model expects of one machine.
 type modelMachine struct {
 	id      string
 	rack    string
-	project string   // "" while free
-	nets    []string // the networks of the allocation, in request order
+	project string       // "" while free
+	role    machine.Role // of the allocation
+	nets    []string     // the networks of the allocation, in request order
 	waiting bool
+	locked  bool
 	// done delivers the outcome of the machine's Wait while it waits.
 	done     <-chan error
 	vrf      switchstate.PortVRF // of both its switch ports
@@ -55,11 +57,13 @@ type model struct {
 	outcomes map[string]int
 }
 
-// Random sequences of allocations (by size and by id), install reports,
-// reinstalls, frees and waits over six machines, two projects and three
-// external networks (one of them with room for three machines only) keep
-// the invariants after every step: each allocated machine has exactly one
-// IP per family of each of its networks, exactly the IPs tagged with it;
+// Random sequences of allocations of machines and firewalls (by size and
+// by id), install reports, reinstalls, frees, waits, locks and unlocks over
+// six machines, two projects and three external networks (one of them with
+// room for three machines only) keep the invariants after every step: each
+// allocated machine has exactly one IP per family of each of its networks
+// (a firewall's underlay too), exactly the IPs tagged with it, and its
+// ports carry the VRF of its last install report, or none;
 // each prefix's ipam usage equals its IP records plus the reserved
 // addresses; the ASN pool holds one value per allocated machine; the free
 // index and the candidate index agree with the machine records; a failed
@@ -109,6 +113,7 @@ func runModel(t *testing.T, s backends.Store, seed uint64) {
 		{1, m.reinstall},
 		{4, m.free},
 		{4, m.wait},
+		{1, m.lock},
 	}
 	total := 0
 	for _, op := range ops {
@@ -131,6 +136,9 @@ func runModel(t *testing.T, s backends.Store, seed uint64) {
 
 	t.Logf("outcomes: %v", m.outcomes)
 	for _, mm := range m.machines {
+		if mm.locked {
+			m.setLocked(mm, false)
+		}
 		if mm.project != "" {
 			m.freeMachine(mm)
 		}
@@ -152,10 +160,15 @@ func runModel(t *testing.T, s backends.Store, seed uint64) {
 	}
 }
 
+// candidate reports whether an allocation by size may pick the machine.
+func (mm *modelMachine) candidate() bool { return mm.project == "" && mm.waiting && !mm.locked }
+
 func (m *model) pickMachine() *modelMachine { return m.machines[m.rnd.IntN(len(m.machines))] }
 
 // request is an allocation request of a random project into its private
-// network and a random choice of external networks.
+// network and a random choice of external networks, for a machine or now
+// and then a firewall. It returns the networks the allocation gets: a
+// firewall's underlay comes last.
 func (m *model) request() (machine.AllocateRequest, []string) {
 	project := []string{"p1", "p2"}[m.rnd.IntN(2)]
 	nets := []string{m.private[project].ID}
@@ -164,22 +177,35 @@ func (m *model) request() (machine.AllocateRequest, []string) {
 			nets = append(nets, n)
 		}
 	}
-	return allocation(project, nets...), nets
+	req := allocation(project, nets...)
+	if m.rnd.IntN(4) == 0 {
+		req.Role = machine.RoleFirewall
+		nets = append(nets, "underlay")
+	}
+	return req, nets
+}
+
+// role is the request's role, machine when unset.
+func role(req machine.AllocateRequest) machine.Role {
+	if req.Role == "" {
+		return machine.RoleMachine
+	}
+	return req.Role
 }
 
 // allocateBySize allocates by size; it must pick a candidate in one of
-// the racks holding the fewest of the project's machines, and fail when
-// there is no candidate or when "tiny" is out of IPv6 addresses.
+// the racks holding the fewest of the project's machines of the role, and
+// fail when there is no candidate or when "tiny" is out of IPv6 addresses.
 func (m *model) allocateBySize() string {
 	req, nets := m.request()
 	counts := map[string]int{}
 	for _, mm := range m.machines {
-		if mm.project == "" && mm.waiting {
+		if mm.candidate() {
 			counts[mm.rack] += 0
 		}
 	}
 	for _, mm := range m.machines {
-		if _, ok := counts[mm.rack]; ok && mm.project == req.ProjectID {
+		if _, ok := counts[mm.rack]; ok && mm.project == req.ProjectID && mm.role == role(req) {
 			counts[mm.rack]++
 		}
 	}
@@ -189,7 +215,7 @@ func (m *model) allocateBySize() string {
 			fewest = c
 		}
 	}
-	what := fmt.Sprintf("allocate for %s into %v", req.ProjectID, nets)
+	what := fmt.Sprintf("allocate a %s for %s into %v", role(req), req.ProjectID, nets)
 	switch {
 	case len(counts) == 0:
 		m.failing(what, machine.ErrNoMachineAvailable, req)
@@ -199,9 +225,9 @@ func (m *model) allocateBySize() string {
 		got, err := m.l.svc.Allocate(m.l.ctx, req)
 		require.NoError(m.t, err, what)
 		mm := m.machine(got.ID)
-		require.True(m.t, mm.project == "" && mm.waiting, "%s: picked %s, which is no candidate", what, got.ID)
+		require.True(m.t, mm.candidate(), "%s: picked %s, which is no candidate", what, got.ID)
 		assert.Equal(m.t, fewest, counts[mm.rack], "%s: picked %s in %s, racks %v", what, got.ID, mm.rack, counts)
-		m.allocated(mm, req.ProjectID, nets)
+		m.allocated(mm, req, nets)
 		what += ": " + got.ID
 	}
 	return what
@@ -213,7 +239,7 @@ func (m *model) allocateByID() string {
 	mm := m.pickMachine()
 	req, nets := m.request()
 	req.UUID, req.PartitionID, req.SizeID = mm.id, "", ""
-	what := fmt.Sprintf("allocate %s for %s into %v", mm.id, req.ProjectID, nets)
+	what := fmt.Sprintf("allocate %s as %s for %s into %v", mm.id, role(req), req.ProjectID, nets)
 	switch {
 	case mm.project != "":
 		m.failing(what, machine.ErrConflict, req)
@@ -222,7 +248,7 @@ func (m *model) allocateByID() string {
 	default:
 		_, err := m.l.svc.Allocate(m.l.ctx, req)
 		require.NoError(m.t, err, what)
-		m.allocated(mm, req.ProjectID, nets)
+		m.allocated(mm, req, nets)
 	}
 	return what
 }
@@ -246,7 +272,7 @@ func (m *model) refused(what string, want error, op func() error) {
 }
 
 // allocated records an allocation; the machine's Wait ends with it.
-func (m *model) allocated(mm *modelMachine, project string, nets []string) {
+func (m *model) allocated(mm *modelMachine, req machine.AllocateRequest, nets []string) {
 	if mm.waiting {
 		select {
 		case err := <-mm.done:
@@ -255,8 +281,8 @@ func (m *model) allocated(mm *modelMachine, project string, nets []string) {
 			m.t.Fatalf("the wait of %s did not end with its allocation", mm.id)
 		}
 	}
-	m.outcomes["allocated"]++
-	mm.project, mm.nets, mm.waiting, mm.done = project, nets, false, nil
+	m.outcomes["allocated as "+string(role(req))]++
+	mm.project, mm.role, mm.nets, mm.waiting, mm.done = req.ProjectID, role(req), nets, false, nil
 	if slices.Contains(nets, "tiny") {
 		m.tinyIPv6++
 	}
@@ -277,6 +303,9 @@ func (m *model) report() string {
 	}
 	require.NoError(m.t, report(), "report of %s", mm.id)
 	mm.vrf = switchstate.TenantVRF(m.private[mm.project].VRF)
+	if mm.role == machine.RoleFirewall {
+		mm.vrf = switchstate.VRFDefault
+	}
 	return "report of " + mm.id
 }
 
@@ -287,9 +316,13 @@ func (m *model) reinstall() string {
 		_, err := m.l.svc.Reinstall(m.l.ctx, mm.id, "debian-12")
 		return err
 	}
-	if mm.project == "" {
+	switch {
+	case mm.project == "":
 		m.refused("reinstall of free "+mm.id, machine.ErrConflict, reinstall)
 		return "reinstall of free " + mm.id
+	case mm.locked:
+		m.refused("reinstall of locked "+mm.id, machine.ErrLocked, reinstall)
+		return "reinstall of locked " + mm.id
 	}
 	require.NoError(m.t, reinstall(), "reinstall of %s", mm.id)
 	mm.vrf = switchstate.VRFNone
@@ -309,8 +342,42 @@ func (m *model) free() string {
 	if len(allocated) > 0 && m.rnd.IntN(4) > 0 {
 		mm = allocated[m.rnd.IntN(len(allocated))]
 	}
+	if mm.locked {
+		m.refused("free locked "+mm.id, machine.ErrLocked, func() error {
+			_, err := m.l.svc.Free(m.l.ctx, mm.id)
+			return err
+		})
+		return "free locked " + mm.id
+	}
 	m.freeMachine(mm)
 	return "free " + mm.id
+}
+
+// lock locks or unlocks a random machine, mostly unlocking one while
+// some are locked.
+func (m *model) lock() string {
+	var locked []*modelMachine
+	for _, mm := range m.machines {
+		if mm.locked {
+			locked = append(locked, mm)
+		}
+	}
+	mm := m.pickMachine()
+	if len(locked) > 0 && m.rnd.IntN(3) > 0 {
+		mm = locked[m.rnd.IntN(len(locked))]
+	}
+	m.setLocked(mm, !mm.locked)
+	return fmt.Sprintf("locked %s: %v", mm.id, mm.locked)
+}
+
+func (m *model) setLocked(mm *modelMachine, locked bool) {
+	value, description := "", ""
+	if locked {
+		value, description = "locked", "under repair"
+	}
+	_, err := m.l.svc.SetState(m.l.ctx, mm.id, value, description)
+	require.NoError(m.t, err, "lock %s: %v", mm.id, locked)
+	mm.locked = locked
 }
 
 func (m *model) freeMachine(mm *modelMachine) {
@@ -362,7 +429,7 @@ func (m *model) check(step string) {
 	for _, n := range m.private {
 		nets[n.ID] = n
 	}
-	for _, id := range m.external {
+	for _, id := range append(slices.Clone(m.external), "underlay") {
 		n, err := l.nets.Get(l.ctx, id)
 		require.NoError(t, err)
 		nets[id] = n
@@ -377,6 +444,7 @@ func (m *model) check(step string) {
 		got, err := l.svc.Get(l.ctx, mm.id)
 		require.NoError(t, err, step)
 		assert.Equal(t, mm.waiting, got.Waiting, "%s: %s waiting", step, mm.id)
+		assert.Equal(t, mm.locked, got.State.Value == machine.StateLocked, "%s: %s locked", step, mm.id)
 		var tagged []*network.IP
 		for _, ip := range all {
 			if (network.IPFilter{MachineID: mm.id}).Match(ip) {
@@ -391,6 +459,7 @@ func (m *model) check(step string) {
 		}
 		require.NotNil(t, got.Allocation, "%s: %s is allocated", step, mm.id)
 		assert.Equal(t, mm.project, got.Allocation.Project, "%s: %s", step, mm.id)
+		assert.Equal(t, mm.role, got.Allocation.Role, "%s: %s", step, mm.id)
 		require.Len(t, got.Allocation.Networks, len(mm.nets), "%s: %s", step, mm.id)
 		var ips []netip.Addr
 		asn := got.Allocation.Networks[0].ASN
@@ -468,7 +537,7 @@ func (m *model) check(step string) {
 	for _, mm := range scanned {
 		if !mm.Allocated() {
 			wantFree = append(wantFree, mm.ID)
-			if mm.Waiting {
+			if mm.Waiting && mm.State.Value == machine.StateAvailable {
 				wantCand[mm.ID] = mm.RackID
 				wantCount[mm.RackID]++
 			}
