@@ -62,6 +62,8 @@ type labOptions struct {
 	seed    uint64
 	racks   int
 	ports   int
+	// switchless registers no racks: the caller brings its own.
+	switchless bool
 }
 
 func newLab(t testing.TB, store backends.Store, o *labOptions) *lab {
@@ -102,13 +104,13 @@ func newLab(t testing.TB, store backends.Store, o *labOptions) *lab {
 		cancel()
 		l.wg.Wait()
 	})
-	l.setup(o.racks, o.ports)
+	l.setup(o.racks, o.ports, o.switchless)
 	return l
 }
 
 const partition = "fra"
 
-func (l *lab) setup(racks, ports int) {
+func (l *lab) setup(racks, ports int, switchless bool) {
 	l.t.Helper()
 	_, err := l.nets.Create(l.ctx, network.CreateRequest{ID: "super", PartitionID: partition, PrivateSuper: true,
 		Prefixes:                 []netip.Prefix{netip.MustParsePrefix("10.0.0.0/16"), netip.MustParsePrefix("2001:db8:0:10::/64")},
@@ -120,17 +122,27 @@ func (l *lab) setup(racks, ports int) {
 	_, err = l.nets.Create(l.ctx, network.CreateRequest{ID: "internet", NAT: true, VRF: 104009,
 		Prefixes: []netip.Prefix{netip.MustParsePrefix("185.1.2.0/24"), netip.MustParsePrefix("2a02:c00:20::/64")}})
 	require.NoError(l.t, err)
+	if switchless {
+		return
+	}
 	for r := 1; r <= racks; r++ {
-		for _, leaf := range []string{"a", "b"} {
-			id := leafID(r, leaf)
-			nics := make([]switchstate.RegisterNic, ports)
-			for p := range ports {
-				nics[p] = switchstate.RegisterNic{Name: port(p), Identifier: id + "-" + port(p)}
-			}
-			_, _, err := l.sws.Register(l.ctx, switchstate.RegisterRequest{ID: id, Name: &id, PartitionID: partition, RackID: rackID(r),
-				OS: &switchstate.OS{Vendor: switchstate.VendorSONiC}, Nics: nics})
-			require.NoError(l.t, err)
+		l.rack(r, ports, partition)
+	}
+}
+
+// rack registers the two SONiC leaves of rack r with ports ports each in
+// partition p.
+func (l *lab) rack(r, ports int, p string) {
+	l.t.Helper()
+	for _, leaf := range []string{"a", "b"} {
+		id := leafID(r, leaf)
+		nics := make([]switchstate.RegisterNic, ports)
+		for p := range ports {
+			nics[p] = switchstate.RegisterNic{Name: port(p), Identifier: id + "-" + port(p)}
 		}
+		_, _, err := l.sws.Register(l.ctx, switchstate.RegisterRequest{ID: id, Name: &id, PartitionID: p, RackID: rackID(r),
+			OS: &switchstate.OS{Vendor: switchstate.VendorSONiC}, Nics: nics})
+		require.NoError(l.t, err)
 	}
 }
 

@@ -1,0 +1,45 @@
+package machine
+
+import (
+	"bytes"
+
+	"github.com/metalkit/metalkit/backends"
+)
+
+// StoreMachine stores machine m and its event container c (nil: none)
+// through the package's own storage path, so that the free, candidate and
+// allocation indexes are kept in step exactly as registration, Wait and
+// allocation keep them. Benchmarks use it to set up thousands of machines
+// without registering each one, which reads every switch of the partition.
+func StoreMachine(tx backends.Tx, m *Machine, c *EventContainer) error {
+	e, err := load(tx, m.ID)
+	if err != nil {
+		return err
+	}
+	e.m, e.c = m, c
+	return e.save(tx)
+}
+
+// CandidateIndex returns what the candidate index of a partition and size
+// holds: the rack of every candidate by machine id, and the counter of
+// every rack.
+func CandidateIndex(tx backends.Tx, partition, size string) (racks map[string]string, counts map[string]int, err error) {
+	racks, counts = map[string]string{}, map[string]int{}
+	rcs, err := candidateRacks(tx, partition, size)
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, rc := range rcs {
+		counts[rc.rack] = rc.count
+	}
+	err = tx.Ascend(candidateBucket(partition, size), nil, func(k, _ []byte) (bool, error) {
+		i := bytes.IndexByte(k, 0)
+		if i < 0 || len(k) < i+1+8 {
+			return false, corrupt("candidate key %q has no rack and hash", k)
+		}
+		rack := string(k[:i])
+		racks[candidateID(rack, k)] = rack
+		return true, nil
+	})
+	return racks, counts, err
+}
