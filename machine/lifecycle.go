@@ -372,15 +372,19 @@ func (t *Tx) freeMachines(f Filter) ([]*Machine, error) {
 	}
 	out := make([]*Machine, 0, len(keys))
 	for _, k := range keys {
-		e, err := loadMachine(t.tx, string(k))
-		if errors.Is(err, ErrNotFound) {
-			return nil, corrupt("the free index of partition %s size %s names machine %s, which does not exist", q(f.PartitionID), q(f.SizeID), q(string(k)))
-		}
+		raw, err := getRaw(t.tx, bucketMachines, string(k))
 		if err != nil {
 			return nil, err
 		}
-		if f.match(e.m) && t.scope.sees(e.m) {
-			out = append(out, e.m)
+		if raw == nil {
+			return nil, corrupt("the free index of partition %s size %s names machine %s, which does not exist", q(f.PartitionID), q(f.SizeID), q(string(k)))
+		}
+		m := &Machine{}
+		if err := json.Unmarshal(raw, m); err != nil {
+			return nil, corrupt("bucket %s key %s: machine record does not decode: %v", bucketMachines, q(string(k)), err)
+		}
+		if f.match(m) && t.scope.sees(m) {
+			out = append(out, m)
 		}
 	}
 	return out, nil
