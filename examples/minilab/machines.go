@@ -7,8 +7,6 @@ import (
 	"io"
 
 	v1 "github.com/metal-stack/metal-api/pkg/api/v1"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/metalkit/metalkit/machine"
@@ -61,15 +59,9 @@ func (l *lab) bootToWaiting(ctx context.Context, m *labMachine) error {
 		return fmt.Errorf("machine %d: boot: %w", m.n, err)
 	}
 	l.log.Info("lab: machine boots metal-hammer", "machine", m.id, "kernel", boot.GetKernel())
-	for _, ev := range []struct {
-		typ machine.EventType
-		msg string
-	}{
-		{machine.EventPXEBooting, msgPXE}, {machine.EventPreparing, msgPreparing}, {machine.EventRegistering, msgRegistering},
-	} {
-		if err := l.event(ctx, m, ev.typ, ev.msg); err != nil {
-			return err
-		}
+	if err := l.send(ctx, m, hammerEvent{machine.EventPXEBooting, msgPXE}, hammerEvent{machine.EventPreparing, msgPreparing},
+		hammerEvent{machine.EventRegistering, msgRegistering}); err != nil {
+		return err
 	}
 	reg, err := l.boot.Register(ctx, registration(m))
 	if err != nil {
@@ -78,7 +70,7 @@ func (l *lab) bootToWaiting(ctx context.Context, m *labMachine) error {
 	if reg.GetSize() != sizeID {
 		return fmt.Errorf("machine %d: registered with size %q, want %q", m.n, reg.GetSize(), sizeID)
 	}
-	if err := l.event(ctx, m, machine.EventWaiting, msgWaiting); err != nil {
+	if err := l.send(ctx, m, hammerEvent{machine.EventWaiting, msgWaiting}); err != nil {
 		return err
 	}
 	wctx, stop := context.WithCancel(ctx)
@@ -129,7 +121,7 @@ func (l *lab) install(ctx context.Context, m *labMachine) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
-	if err := l.event(ctx, m, machine.EventInstalling, msgInstalling); err != nil {
+	if err := l.send(ctx, m, hammerEvent{machine.EventInstalling, msgInstalling}); err != nil {
 		return err
 	}
 	_, err := l.boot.Report(ctx, &v1.BootServiceReportRequest{
@@ -143,30 +135,33 @@ func (l *lab) install(ctx context.Context, m *labMachine) error {
 	if err != nil {
 		return fmt.Errorf("machine %d: install report: %w", m.n, err)
 	}
-	for _, ev := range []struct {
-		typ machine.EventType
-		msg string
-	}{
-		{machine.EventBootingNewKernel, msgBooting}, {machine.EventPhonedHome, msgPhonedHome},
-	} {
-		if err := l.event(ctx, m, ev.typ, ev.msg); err != nil {
-			return err
-		}
+	if err := l.send(ctx, m, hammerEvent{machine.EventBootingNewKernel, msgBooting}, hammerEvent{machine.EventPhonedHome, msgPhonedHome}); err != nil {
+		return err
 	}
 	l.log.Info("lab: machine installed and phoned home", "machine", m.id)
 	return nil
 }
 
-// event sends one provisioning event of m through the event service.
-func (l *lab) event(ctx context.Context, m *labMachine, typ machine.EventType, msg string) error {
-	resp, err := l.events.Send(ctx, &v1.EventServiceSendRequest{Events: map[string]*v1.MachineProvisioningEvent{
-		m.id: {Time: timestamppb.New(l.now()), Event: string(typ), Message: msg},
-	}})
-	if err == nil && len(resp.GetFailed()) > 0 {
-		err = status.Errorf(codes.Unknown, "the server did not store it")
-	}
-	if err != nil {
-		return fmt.Errorf("machine %d: event %s: %w", m.n, typ, err)
+// hammerEvent is a provisioning event metal-hammer sends, with its
+// message.
+type hammerEvent struct {
+	typ machine.EventType
+	msg string
+}
+
+// send sends m's events through the event service, one call each, in
+// order, as metal-hammer does.
+func (l *lab) send(ctx context.Context, m *labMachine, evs ...hammerEvent) error {
+	for _, ev := range evs {
+		resp, err := l.events.Send(ctx, &v1.EventServiceSendRequest{Events: map[string]*v1.MachineProvisioningEvent{
+			m.id: {Time: timestamppb.New(l.now()), Event: string(ev.typ), Message: ev.msg},
+		}})
+		if err == nil && len(resp.GetFailed()) > 0 {
+			err = errors.New("the server did not store it")
+		}
+		if err != nil {
+			return fmt.Errorf("machine %d: event %s: %w", m.n, ev.typ, err)
+		}
 	}
 	return nil
 }

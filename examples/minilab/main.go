@@ -9,7 +9,7 @@
 //     project, an image, the dual-stack super network
 //     tenant-super-network-mini-lab (10.0.0.0/16 and 2001:db8:0:10::/64,
 //     child lengths IPv4 22 and IPv6 96), an underlay and an internet
-//     network.
+//     network, and the size v1-small-x86.
 //   - Two SONiC leaves, leaf01 and leaf02 in rack test-rack, register and
 //     report their ports through metal-go, as metal-core does.
 //   - Two machines of size v1-small-x86, each wired to both leaves, boot as
@@ -25,6 +25,10 @@
 //   - The leaves report the BGP sessions of those ports, read from the
 //     JSON of FRR's `show bgp vrf all neighbors json` as metal-core reads
 //     it.
+//
+// The API server has no size and no machine routes yet: creating the size,
+// allocating the machine and reading the machines for the connected-machines
+// view call the kit the program holds (see kitcalls.go).
 //
 // It prints, as metalctl prints them: the super network, the child
 // network and the two IPs as YAML, then the `switch connected-machines -o

@@ -150,6 +150,7 @@ func frrNeighbors(sw *models.V1SwitchResponse, hostnames map[string]string, up t
 		}
 		v, ok := vrfs[vrf]
 		if !ok {
+			// FRR's vrfId is the kernel's index of the VRF device.
 			v = map[string]any{"vrfId": len(vrfs) + 40, "vrfName": vrf}
 			vrfs[vrf] = v
 		}
