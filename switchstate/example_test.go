@@ -161,7 +161,7 @@ func ExampleRenderConnectedMachines() {
 	}
 	_ = switchstate.RenderConnectedMachines(os.Stdout, rows, true)
 	// Output:
-	// ID       NIC                                IDENTIFIER   PARTITION   RACK     SIZE           HOSTNAME   PRODUCT SERIAL   CHASSIS SERIAL
+	// ID       NIC NAME                           IDENTIFIER   PARTITION   RACK     SIZE           HOSTNAME   PRODUCT SERIAL   CHASSIS SERIAL
 	// leaf01                                                   fra-equ01   rack01
 	// ├─╴m2    Ethernet2 (BGP:Established(54s))   Eth1/3       fra-equ01   rack01   c1-large-x86   web-2      PS2              CS2
 	// └─╴m1    Ethernet10 (DOWN) (BGP:Idle)       Eth3/3       fra-equ01   rack01   c1-large-x86   web-1      PS1              CS1

@@ -180,12 +180,12 @@ func nicLabel(n Nic, opts ViewOptions) string {
 }
 
 // RenderConnectedMachines prints rows as a plain-text table with aligned
-// columns, as metalctl's `switch connected-machines` does: ID, NIC,
+// columns, as metalctl's `switch connected-machines` does: ID, NIC NAME,
 // IDENTIFIER, PARTITION, RACK, SIZE, (HOSTNAME in wide mode,) PRODUCT
 // SERIAL, CHASSIS SERIAL. Columns are separated by three spaces; lines
 // carry no trailing blanks.
 func RenderConnectedMachines(w io.Writer, rows []Row, wide bool) error {
-	header := []string{"ID", "NIC", "IDENTIFIER", "PARTITION", "RACK", "SIZE"}
+	header := []string{"ID", "NIC NAME", "IDENTIFIER", "PARTITION", "RACK", "SIZE"}
 	if wide {
 		header = append(header, "HOSTNAME")
 	}

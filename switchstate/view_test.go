@@ -139,7 +139,7 @@ func TestRenderConnectedMachines(t *testing.T) {
 	require.NoError(t, err)
 	var b bytes.Buffer
 	require.NoError(t, RenderConnectedMachines(&b, rows, true))
-	want := `ID       NIC                                IDENTIFIER      PARTITION   RACK     SIZE           HOSTNAME   PRODUCT SERIAL   CHASSIS SERIAL
+	want := `ID       NIC NAME                           IDENTIFIER      PARTITION   RACK     SIZE           HOSTNAME   PRODUCT SERIAL   CHASSIS SERIAL
 leaf01                                                      fra-equ01   rack01
 ├─╴m3    Ethernet1                          id-Ethernet1    fra-equ01   rack01   s3-large-x86   db-1       P3               C3
 ├─╴m2    Ethernet2                          id-Ethernet2    fra-equ01   rack01   c1-large-x86   web-2      P2               C2
