@@ -23,6 +23,9 @@ var auditExclude = []string{
 	"POST /v1/ip/find",
 	"POST /v1/network/find",
 	"POST /v1/project/find",
+	"POST /v1/size/reservations/find",
+	"POST /v1/size/reservations/usage",
+	"POST /v1/size/suggest",
 	"POST /v1/switch/find",
 	"POST /v1/switch/{id}/notify",
 }

@@ -32,7 +32,8 @@ func ptr[T any](v T) *T { return &v }
 // TestEveryRouteWithMetalGo drives every route through metal-go's typed
 // client on memstore; every answer decodes into metal-go's models.
 func TestEveryRouteWithMetalGo(t *testing.T) {
-	h := newHarness(t, memstore.New(), nil)
+	clock := newLabClock()
+	h := newHarness(t, memstore.New(), &harnessOptions{clock: clock.Now})
 	admin, view := h.admin(), h.view()
 
 	t.Run("health", func(t *testing.T) {
@@ -294,6 +295,13 @@ func TestEveryRouteWithMetalGo(t *testing.T) {
 		assert.Contains(t, string(body), `metalkit_apiserver_http_requests_total{code="201",method="PUT",route="PUT /v1/partition"} 3`)
 		assert.Contains(t, string(body), `metalkit_apiserver_http_request_duration_seconds_bucket{method="GET",route="GET /v1/partition/{id}"`)
 		assert.Contains(t, string(body), "go_goroutines")
+	})
+
+	t.Run("size", func(t *testing.T) {
+		l := setupMachineLab(t, h, clock)
+		l.candidate("mach-1", 1, 0)
+		t.Run("size", func(t *testing.T) { sizeRoutes(t, l) })
+		t.Run("size reservation", func(t *testing.T) { reservationRoutes(t, l) })
 	})
 
 	for _, rt := range h.srv.Routes() {

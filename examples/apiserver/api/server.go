@@ -21,7 +21,8 @@
 // answers them, so metal-go's client sees their status and message. The
 // server keeps partitions, projects, images and filesystem layouts itself
 // (see Catalog), in buckets of its own in the kit's store; networks, IPs,
-// switches and the audit trail are the library's.
+// switches, sizes, size reservations and the audit trail are the
+// library's.
 //
 // Find requests (POST .../find) apply every filter the library supports
 // and refuse, with 400 and the filter's name, any other filter they are
@@ -269,6 +270,22 @@ func (s *Server) routeAll() {
 		{"POST /v1/switch/migrate", RoleAdmin, s.migrateSwitch},
 
 		{"POST /v1/audit/find", RoleView, s.findAudit},
+
+		{"GET /v1/size", RoleView, s.listSizes},
+		{"GET /v1/size/{id}", RoleView, s.getSize},
+		{"PUT /v1/size", RoleAdmin, s.createSize},
+		{"POST /v1/size", RoleAdmin, s.updateSize},
+		{"DELETE /v1/size/{id}", RoleAdmin, s.deleteSize},
+		{"POST /v1/size/suggest", RoleView, s.suggestSize},
+		// As in metal-api: size reservations are changed with the edit
+		// role.
+		{"GET /v1/size/reservations", RoleView, s.listSizeReservations},
+		{"GET /v1/size/reservations/{id}", RoleView, s.getSizeReservation},
+		{"POST /v1/size/reservations/find", RoleView, s.findSizeReservations},
+		{"POST /v1/size/reservations/usage", RoleView, s.sizeReservationsUsage},
+		{"PUT /v1/size/reservations", RoleEdit, s.createSizeReservation},
+		{"POST /v1/size/reservations", RoleEdit, s.updateSizeReservation},
+		{"DELETE /v1/size/reservations/{id}", RoleEdit, s.deleteSizeReservation},
 
 		{"GET /metrics", 0, s.metrics.handler.ServeHTTP},
 	} {
