@@ -5,6 +5,9 @@ import (
 	"testing"
 	"time"
 
+	fwclient "github.com/metal-stack/metal-go/api/client/firewall"
+	ipclient "github.com/metal-stack/metal-go/api/client/ip"
+	mclient "github.com/metal-stack/metal-go/api/client/machine"
 	"github.com/metal-stack/metal-go/api/client/project"
 	"github.com/metal-stack/metal-go/api/client/size"
 	"github.com/metal-stack/metal-go/api/models"
@@ -129,4 +132,240 @@ func reservationRoutes(t *testing.T, l *machineLab) {
 	assert.Equal(t, "rv2", *deleted.Payload.ID)
 	_, err = view.Size().GetSizeReservation(size.NewGetSizeReservationParams().WithID("rv2"), nil)
 	requireHTTPError(t, err, http.StatusNotFound, `"rv2"`)
+}
+
+// machineRoutes drives the machine and firewall routes through metal-go.
+// The lab
+// has machines mach-1 and mach-2 waiting in racks 1 and 2, mach-3
+// registered in rack 1 but not waiting, and reservation rv1.
+func machineRoutes(t *testing.T, l *machineLab) {
+	admin, edit, view := l.h.admin(), l.h.edit(), l.h.view()
+
+	list, err := view.Machine().ListMachines(mclient.NewListMachinesParams(), nil)
+	require.NoError(t, err)
+	require.Len(t, list.Payload, 3)
+	m := list.Payload[0]
+	assert.Equal(t, "mach-1", *m.ID)
+	assert.Equal(t, "c1-small", *m.Size.ID)
+	assert.Equal(t, "p1", *m.Partition.ID)
+	assert.Equal(t, "rack01", m.Rackid)
+	assert.Equal(t, "Alive", *m.Liveliness)
+	assert.EqualValues(t, 4, *m.Hardware.CPUCores)
+	require.Len(t, m.Hardware.Nics, 2)
+	assert.Equal(t, "r1-leaf-a-Ethernet0", *m.Hardware.Nics[0].Neighbors[0].Identifier)
+	assert.Equal(t, "v0.13.0", *m.State.MetalHammerVersion)
+	assert.Equal(t, "LED-OFF", *m.Ledstate.Value)
+	assert.Nil(t, m.Allocation)
+	assert.Empty(t, m.Tags)
+
+	allocated, err := edit.Machine().AllocateMachine(mclient.NewAllocateMachineParams().WithBody(l.allocation("web1")), nil)
+	require.NoError(t, err)
+	m = allocated.Payload
+	a := m.Allocation
+	require.NotNil(t, a)
+	web := *m.ID
+	assert.Contains(t, []string{"mach-1", "mach-2"}, web)
+	assert.Equal(t, "pr1", *a.Project)
+	assert.Equal(t, "metal-edit@metal-stack.io", *a.Creator, "the signing user is the creator")
+	assert.Equal(t, machineImage, *a.Image.ID, "the image id is resolved to the most recent version")
+	assert.Equal(t, "web1", *a.Hostname)
+	assert.Equal(t, "machine", *a.Role)
+	assert.Equal(t, []string{testSSHKey}, a.SSHPubKeys)
+	assert.NotEmpty(t, *a.Allocationuuid)
+	require.Len(t, a.Networks, 2)
+	private, internet := a.Networks[0], a.Networks[1]
+	assert.Equal(t, l.child, *private.Networkid)
+	assert.Equal(t, "privateprimaryunshared", *private.Networktype)
+	assert.True(t, *private.Private)
+	assert.Equal(t, []string{"10.64.0.1", "2001:db8:64::1"}, private.Ips, "one address per family")
+	assert.Equal(t, "external", *internet.Networktype)
+	assert.True(t, *internet.Nat)
+	assert.Equal(t, []string{"185.9.0.1", "2a02:c00:99::1"}, internet.Ips)
+	assert.Equal(t, []string{"0.0.0.0/0"}, internet.Destinationprefixes)
+	assert.GreaterOrEqual(t, *private.Asn, int64(4210000001))
+	assert.Equal(t, *private.Asn, *internet.Asn, "one ASN on every network")
+	assert.Contains(t, m.Tags, "app=web")
+	assert.Contains(t, m.Tags, "machine.metal-stack.io/chassis=chassis-"+web)
+
+	got, err := view.Machine().FindMachine(mclient.NewFindMachineParams().WithID(web), nil)
+	require.NoError(t, err)
+	assert.Equal(t, *a.Allocationuuid, *got.Payload.Allocation.Allocationuuid)
+	_, err = view.Machine().FindMachine(mclient.NewFindMachineParams().WithID("mach-9"), nil)
+	requireHTTPError(t, err, http.StatusNotFound, `machine "mach-9" does not exist`)
+
+	found, err := view.Machine().FindMachines(mclient.NewFindMachinesParams().WithBody(&models.V1MachineFindRequest{
+		AllocationProject: "pr1", PartitionID: "p1", Tags: []string{"app=web"},
+	}), nil)
+	require.NoError(t, err)
+	require.Len(t, found.Payload, 1)
+	assert.Equal(t, web, *found.Payload[0].ID)
+	found, err = view.Machine().FindMachines(mclient.NewFindMachinesParams().WithBody(&models.V1MachineFindRequest{
+		Rackid: "rack01", StateValue: "",
+	}), nil)
+	require.NoError(t, err)
+	assert.Len(t, found.Payload, 2, "mach-1 and mach-3 are in rack01")
+
+	ipmi, err := view.Machine().FindIPMIMachine(mclient.NewFindIPMIMachineParams().WithID("mach-3"), nil)
+	require.NoError(t, err)
+	assert.Equal(t, "10.9.1.1:623", *ipmi.Payload.Ipmi.Address)
+	assert.Equal(t, "lanplus", *ipmi.Payload.Ipmi.Interface)
+	assert.Equal(t, "chassis-mach-3", ipmi.Payload.Ipmi.Fru.ChassisPartSerial)
+	ipmis, err := view.Machine().FindIPMIMachines(mclient.NewFindIPMIMachinesParams().WithBody(&models.V1MachineFindRequest{ID: "mach-3"}), nil)
+	require.NoError(t, err)
+	require.Len(t, ipmis.Payload, 1)
+	assert.Equal(t, "secret", *ipmis.Payload[0].Ipmi.Password)
+
+	issues, err := view.Machine().ListIssues(mclient.NewListIssuesParams(), nil)
+	require.NoError(t, err)
+	require.NotEmpty(t, issues.Payload)
+	assert.Equal(t, "no-event-container", *issues.Payload[0].ID)
+	assert.Equal(t, "https://docs.metal-stack.io/stable/installation/troubleshoot/#no-event-container", *issues.Payload[0].RefURL)
+	evaluated, err := view.Machine().Issues(mclient.NewIssuesParams().WithBody(&models.V1MachineIssuesRequest{
+		Severity: ptr("minor"), Only: []string{"liveliness-dead", "crashloop"}, Omit: []string{},
+	}), nil)
+	require.NoError(t, err)
+	assert.Empty(t, evaluated.Payload, "every machine lives")
+
+	state, err := edit.Machine().SetMachineState(mclient.NewSetMachineStateParams().WithID("mach-3").WithBody(&models.V1MachineState{
+		Value: ptr("RESERVED"), Description: ptr("for tests"), MetalHammerVersion: ptr(""),
+	}), nil)
+	require.NoError(t, err)
+	assert.Equal(t, "RESERVED", *state.Payload.State.Value)
+	assert.Equal(t, "metal-edit@metal-stack.io", state.Payload.State.Issuer)
+	assert.Equal(t, "v0.13.0", *state.Payload.State.MetalHammerVersion, "setting the state keeps the version")
+	state, err = edit.Machine().SetMachineState(mclient.NewSetMachineStateParams().WithID("mach-3").WithBody(&models.V1MachineState{
+		Value: ptr(""), Description: ptr(""), MetalHammerVersion: ptr(""),
+	}), nil)
+	require.NoError(t, err)
+	assert.Equal(t, "", *state.Payload.State.Value)
+
+	on, err := edit.Machine().ChassisIdentifyLEDOn(mclient.NewChassisIdentifyLEDOnParams().WithID("mach-3").WithDescription(ptr("find me")), nil)
+	require.NoError(t, err)
+	assert.Equal(t, "LED-ON", *on.Payload.Ledstate.Value)
+	assert.Equal(t, "find me", *on.Payload.Ledstate.Description)
+	off, err := edit.Machine().ChassisIdentifyLEDOff(mclient.NewChassisIdentifyLEDOffParams().WithID("mach-3"), nil)
+	require.NoError(t, err)
+	assert.Equal(t, "LED-OFF", *off.Payload.Ledstate.Value)
+
+	for name, call := range map[string]func() error{
+		"power on": func() error {
+			_, err := edit.Machine().MachineOn(mclient.NewMachineOnParams().WithID("mach-3"), nil)
+			return err
+		},
+		"power off": func() error {
+			_, err := edit.Machine().MachineOff(mclient.NewMachineOffParams().WithID("mach-3"), nil)
+			return err
+		},
+		"reset": func() error {
+			_, err := edit.Machine().MachineReset(mclient.NewMachineResetParams().WithID("mach-3"), nil)
+			return err
+		},
+		"power cycle": func() error {
+			_, err := edit.Machine().MachineCycle(mclient.NewMachineCycleParams().WithID("mach-3"), nil)
+			return err
+		},
+		"booting into the BIOS": func() error {
+			_, err := edit.Machine().MachineBios(mclient.NewMachineBiosParams().WithID("mach-3"), nil)
+			return err
+		},
+		"booting from disk": func() error {
+			_, err := edit.Machine().MachineDisk(mclient.NewMachineDiskParams().WithID("mach-3"), nil)
+			return err
+		},
+		"booting from PXE": func() error {
+			_, err := edit.Machine().MachinePxe(mclient.NewMachinePxeParams().WithID("mach-3"), nil)
+			return err
+		},
+	} {
+		requireHTTPError(t, call(), http.StatusNotImplemented, name+` of machine "mach-3" is not supported by this server`)
+	}
+
+	reinstalled, err := edit.Machine().ReinstallMachine(mclient.NewReinstallMachineParams().WithID(web).WithBody(&models.V1MachineReinstallRequest{
+		ID: ptr(web), Imageid: ptr("lab-ubuntu-24.04"),
+	}), nil)
+	require.NoError(t, err)
+	assert.True(t, *reinstalled.Payload.Allocation.Reinstall)
+	assert.Equal(t, machineImage, *reinstalled.Payload.Allocation.Image.ID)
+
+	updated, err := admin.Machine().UpdateMachine(mclient.NewUpdateMachineParams().WithBody(&models.V1MachineUpdateRequest{
+		ID: ptr(web), Description: ptr("the web server"), Tags: []string{"app=www"},
+	}), nil)
+	require.NoError(t, err)
+	assert.Equal(t, "the web server", updated.Payload.Allocation.Description)
+	assert.Contains(t, updated.Payload.Tags, "app=www")
+	assert.NotContains(t, updated.Payload.Tags, "app=web")
+
+	pw, err := edit.Machine().GetMachineConsolePassword(mclient.NewGetMachineConsolePasswordParams().WithBody(&models.V1MachineConsolePasswordRequest{
+		ID: ptr(web), Reason: ptr("incident 42: the console hangs"),
+	}), nil)
+	require.NoError(t, err)
+	assert.Equal(t, web, *pw.Payload.ID)
+	assert.Equal(t, "", *pw.Payload.ConsolePassword, "no installation reported one yet")
+
+	// The firewall takes the other waiting machine by id; pr2's
+	// reservation does not apply to an allocation by id.
+	other := "mach-2"
+	if web == "mach-2" {
+		other = "mach-1"
+	}
+	fw, err := edit.Firewall().AllocateFirewall(fwclient.NewAllocateFirewallParams().WithBody(&models.V1FirewallCreateRequest{
+		UUID: other, Name: "fw1", Projectid: ptr("pr1"), Partitionid: ptr("p1"), Sizeid: ptr("c1-small"), Imageid: ptr("lab-firewall-3.0"),
+		Networks: []*models.V1MachineAllocationNetwork{{Networkid: ptr(l.child)}, {Networkid: ptr("lab-internet")}},
+		FirewallRules: &models.V1FirewallRules{
+			Egress:  []*models.V1FirewallEgressRule{{Protocol: "TCP", Ports: []int32{443}, To: []string{"0.0.0.0/0"}, Comment: "allow https"}},
+			Ingress: []*models.V1FirewallIngressRule{{Ports: []int32{22}, From: []string{"10.0.0.0/8"}}},
+		},
+	}), nil)
+	require.NoError(t, err)
+	f := fw.Payload
+	assert.Equal(t, other, *f.ID)
+	assert.Equal(t, "firewall", *f.Allocation.Role)
+	assert.Equal(t, firewallImage, *f.Allocation.Image.ID)
+	require.Len(t, f.Allocation.Networks, 3, "a firewall joins the underlay")
+	assert.Equal(t, "underlay", *f.Allocation.Networks[2].Networktype)
+	assert.True(t, *f.Allocation.Networks[2].Underlay)
+	require.NotNil(t, f.Allocation.FirewallRules)
+	assert.Equal(t, "tcp", f.Allocation.FirewallRules.Egress[0].Protocol, "protocols answered in lower case")
+	assert.Equal(t, "tcp", f.Allocation.FirewallRules.Ingress[0].Protocol, "tcp is the default")
+
+	fws, err := view.Firewall().ListFirewalls(fwclient.NewListFirewallsParams(), nil)
+	require.NoError(t, err)
+	require.Len(t, fws.Payload, 1)
+	assert.Equal(t, other, *fws.Payload[0].ID)
+	gotFw, err := view.Firewall().FindFirewall(fwclient.NewFindFirewallParams().WithID(other), nil)
+	require.NoError(t, err)
+	assert.Equal(t, "fw1", *gotFw.Payload.Allocation.Name)
+	_, err = view.Firewall().FindFirewall(fwclient.NewFindFirewallParams().WithID(web), nil)
+	requireHTTPError(t, err, http.StatusNotFound, "is not a firewall")
+	foundFws, err := view.Firewall().FindFirewalls(fwclient.NewFindFirewallsParams().WithBody(&models.V1FirewallFindRequest{
+		AllocationProject: "pr1", AllocationRole: "machine",
+	}), nil)
+	require.NoError(t, err)
+	require.Len(t, foundFws.Payload, 1, "the role of a firewall find is always firewall")
+
+	freed, err := edit.Machine().FreeMachine(mclient.NewFreeMachineParams().WithID(web), nil)
+	require.NoError(t, err)
+	assert.Nil(t, freed.Payload.Allocation)
+	assert.Empty(t, freed.Payload.Tags)
+	require.NotEmpty(t, freed.Payload.Events.Log)
+	assert.Equal(t, "Machine Reclaim", *freed.Payload.Events.Log[0].Event)
+	_, err = edit.Machine().FreeMachine(mclient.NewFreeMachineParams().WithID(other), nil)
+	require.NoError(t, err)
+	ips, err := view.IP().FindIPs(ipclient.NewFindIPsParams().WithBody(&models.V1IPFindRequest{Projectid: "pr1"}), nil)
+	require.NoError(t, err)
+	assert.Empty(t, ips.Payload, "freeing released the machines' addresses")
+
+	_, err = admin.Machine().DeleteMachine(mclient.NewDeleteMachineParams().WithID("mach-3"), nil)
+	requireHTTPError(t, err, http.StatusConflict, "can only delete dead machines")
+	l.kill("mach-3")
+	deleted, err := admin.Machine().DeleteMachine(mclient.NewDeleteMachineParams().WithID("mach-3"), nil)
+	require.NoError(t, err)
+	assert.Equal(t, "mach-3", *deleted.Payload.ID)
+	_, err = view.Machine().FindMachine(mclient.NewFindMachineParams().WithID("mach-3"), nil)
+	requireHTTPError(t, err, http.StatusNotFound, `"mach-3"`)
+
+	code, body := l.h.raw(http.MethodGet, "/metrics", nil, "", "", time.Now())
+	require.Equal(t, http.StatusOK, code)
+	assert.Contains(t, string(body), `metalkit_apiserver_allocations_total{kind="machine",result="ok"} 1`)
+	assert.Contains(t, string(body), `metalkit_apiserver_allocations_total{kind="firewall",result="ok"} 1`)
 }

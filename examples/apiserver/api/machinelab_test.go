@@ -2,7 +2,9 @@ package api_test
 
 import (
 	"context"
+	"crypto/ed25519"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -12,8 +14,10 @@ import (
 	"github.com/metal-stack/metal-go/api/client/size"
 	"github.com/metal-stack/metal-go/api/models"
 	"github.com/stretchr/testify/require"
+	"golang.org/x/crypto/ssh"
 
 	"github.com/metalkit/metalkit/audit"
+	"github.com/metalkit/metalkit/backends"
 	"github.com/metalkit/metalkit/machine"
 	"github.com/metalkit/metalkit/switchstate"
 )
@@ -61,6 +65,18 @@ type machineLab struct {
 
 // newLabClock returns a clock at the current second.
 func newLabClock() *testClock { return &testClock{t: time.Now().UTC().Truncate(time.Second)} }
+
+// newMachineLab serves a new harness over store with the lab set up; the
+// kit's clock is the lab's.
+func newMachineLab(t *testing.T, store backends.Store, o *harnessOptions) *machineLab {
+	t.Helper()
+	if o == nil {
+		o = &harnessOptions{}
+	}
+	clock := newLabClock()
+	o.clock = clock.Now
+	return setupMachineLab(t, newHarness(t, store, o), clock)
+}
 
 // setupMachineLab sets the lab up in h, whose kit runs on clock. Its
 // networks' prefixes are the lab's own (10.64.0.0/16, 2001:db8:64::/48,
@@ -165,3 +181,42 @@ func (l *machineLab) candidate(id string, rack, p int) {
 	l.register(id, rack, p, 4)
 	l.wait(id)
 }
+
+// kill lets machine id die: an event now, then the clock moves 10 minutes
+// and the liveliness pass marks it dead.
+func (l *machineLab) kill(id string) {
+	l.t.Helper()
+	_, err := l.h.kit.Machines.Event(l.ctx, id, string(machine.EventPXEBooting), "")
+	require.NoError(l.t, err)
+	l.clock.Add(10 * time.Minute)
+	_, err = l.h.kit.Machines.Liveliness(l.ctx)
+	require.NoError(l.t, err)
+}
+
+// requireConsistent fails when the kit's check finds anything.
+func (l *machineLab) requireConsistent() {
+	l.t.Helper()
+	rep, err := l.h.kit.Check(context.Background(), nil)
+	require.NoError(l.t, err)
+	require.Empty(l.t, rep.Findings, "the store is consistent")
+}
+
+// allocation is metal-go's allocation by size for pr1 into its private
+// network and the internet.
+func (l *machineLab) allocation(name string) *models.V1MachineAllocateRequest {
+	return &models.V1MachineAllocateRequest{
+		Name: name, Hostname: name, Projectid: ptr("pr1"), Partitionid: ptr("p1"), Sizeid: ptr("c1-small"),
+		Imageid: ptr("lab-ubuntu-24.04"), Description: "a web server", Tags: []string{"app=web"},
+		SSHPubKeys: []string{testSSHKey},
+		Networks:   []*models.V1MachineAllocationNetwork{{Networkid: ptr(l.child)}, {Networkid: ptr("lab-internet")}},
+	}
+}
+
+// testSSHKey is an authorized_keys line of a fixed ed25519 key.
+var testSSHKey = func() string {
+	pub, err := ssh.NewPublicKey(ed25519.NewKeyFromSeed(make([]byte, ed25519.SeedSize)).Public())
+	if err != nil {
+		panic(err)
+	}
+	return strings.TrimSpace(string(ssh.MarshalAuthorizedKey(pub)))
+}()

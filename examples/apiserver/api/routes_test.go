@@ -297,11 +297,14 @@ func TestEveryRouteWithMetalGo(t *testing.T) {
 		assert.Contains(t, string(body), "go_goroutines")
 	})
 
-	t.Run("size", func(t *testing.T) {
+	t.Run("size, machine, firewall and capacity", func(t *testing.T) {
 		l := setupMachineLab(t, h, clock)
 		l.candidate("mach-1", 1, 0)
+		l.candidate("mach-2", 2, 0)
+		l.register("mach-3", 1, 1, 4)
 		t.Run("size", func(t *testing.T) { sizeRoutes(t, l) })
 		t.Run("size reservation", func(t *testing.T) { reservationRoutes(t, l) })
+		t.Run("machine", func(t *testing.T) { machineRoutes(t, l) })
 	})
 
 	for _, rt := range h.srv.Routes() {

@@ -35,6 +35,12 @@ func newSizeResponse(s *machine.Size) *sizeResponse {
 	return out
 }
 
+// unknownSize is the size of a machine whose hardware matches no size or
+// several (metal-api answers it with its id as its name).
+func unknownSize() *sizeResponse {
+	return newSizeResponse(&machine.Size{ID: machine.UnknownSize, Name: machine.UnknownSize})
+}
+
 // sizeRequest is the body of a size create or update (metal-api's
 // v1.SizeCreateRequest and v1.SizeUpdateRequest). Nil fields were not
 // given; an update keeps them.
