@@ -25,6 +25,7 @@ var auditExclude = []string{
 	"POST /v1/machine/find",
 	"POST /v1/machine/ipmi/find",
 	"POST /v1/network/find",
+	"POST /v1/partition/capacity",
 	"POST /v1/project/find",
 	"POST /v1/size/reservations/find",
 	"POST /v1/size/reservations/usage",

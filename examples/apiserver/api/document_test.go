@@ -188,7 +188,7 @@ func TestResponsesFollowTheDocument(t *testing.T) {
 }
 
 // TestMachineResponsesFollowTheDocument checks the JSON of every kind of
-// answer of the size, machine and firewall routes against the
+// answer of the size, machine, firewall and capacity routes against the
 // definitions of metal-api.json, with a machine and a firewall allocated
 // and a machine in a crash loop.
 func TestMachineResponsesFollowTheDocument(t *testing.T) {
@@ -218,6 +218,7 @@ func TestMachineResponsesFollowTheDocument(t *testing.T) {
 		{http.MethodGet, "/v1/size/reservations", ``, "v1.SizeReservationResponse", true},
 		{http.MethodPost, "/v1/size/reservations/find", `{"projectid": "pr1"}`, "v1.SizeReservationResponse", true},
 		{http.MethodPost, "/v1/size/reservations/usage", `{}`, "v1.SizeReservationUsageResponse", true},
+		{http.MethodPost, "/v1/partition/capacity", `{"projectid": null}`, "v1.PartitionCapacity", true},
 		{http.MethodGet, "/v1/machine", ``, "v1.MachineResponse", true},
 		{http.MethodGet, "/v1/machine/mach-1", ``, "v1.MachineResponse", false},
 		{http.MethodPost, "/v1/machine/find", `{"allocation_project": "pr1"}`, "v1.MachineResponse", true},

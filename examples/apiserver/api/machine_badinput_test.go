@@ -7,6 +7,7 @@ import (
 
 	fwclient "github.com/metal-stack/metal-go/api/client/firewall"
 	mclient "github.com/metal-stack/metal-go/api/client/machine"
+	"github.com/metal-stack/metal-go/api/client/partition"
 	"github.com/metal-stack/metal-go/api/client/size"
 	"github.com/metal-stack/metal-go/api/models"
 	"github.com/stretchr/testify/assert"
@@ -115,6 +116,8 @@ func TestMachineRolesChangeNothing(t *testing.T) {
 		require.NoError(t, err)
 		_, err = view.Size().ListSizes(size.NewListSizesParams(), nil)
 		require.NoError(t, err)
+		_, err = view.Partition().PartitionCapacity(partition.NewPartitionCapacityParams().WithBody(&models.V1PartitionCapacityRequest{}), nil)
+		require.NoError(t, err)
 		_, err = view.Machine().Issues(mclient.NewIssuesParams().WithBody(&models.V1MachineIssuesRequest{}), nil)
 		require.NoError(t, err)
 	})
@@ -122,7 +125,7 @@ func TestMachineRolesChangeNothing(t *testing.T) {
 }
 
 // TestMachineBadInputChangesNothing sends malformed and invalid requests
-// to the size, machine and firewall routes: each gets a
+// to the size, machine, firewall and capacity routes: each gets a
 // 4xx (501 for power commands) whose message metal-go surfaces, and the
 // store holds what it held before.
 func TestMachineBadInputChangesNothing(t *testing.T) {
@@ -207,6 +210,8 @@ func TestMachineBadInputChangesNothing(t *testing.T) {
 		{"console password of a free machine", http.MethodGet, "/v1/machine/consolepassword", `{"id": "mach-3", "reason": "x"}`, 409, []string{"is not allocated"}},
 		{"firewall that is a machine", http.MethodGet, "/v1/firewall/" + web, ``, 404, []string{"is not a firewall"}},
 
+		{"capacity of an unknown partition", http.MethodPost, "/v1/partition/capacity", `{"id": "p9"}`, 404, []string{`partition "p9" not found`}},
+		{"unknown capacity member", http.MethodPost, "/v1/partition/capacity", `{"rack": "r1"}`, 400, []string{`the filter "rack" is not supported`}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			code, body := l.h.raw(c.method, c.path, []byte(c.body), api.AuthTypeAdmin, adminKey, time.Now())

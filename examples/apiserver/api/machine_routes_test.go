@@ -6,8 +6,10 @@ import (
 	"time"
 
 	fwclient "github.com/metal-stack/metal-go/api/client/firewall"
+	"github.com/metal-stack/metal-go/api/client/image"
 	ipclient "github.com/metal-stack/metal-go/api/client/ip"
 	mclient "github.com/metal-stack/metal-go/api/client/machine"
+	"github.com/metal-stack/metal-go/api/client/partition"
 	"github.com/metal-stack/metal-go/api/client/project"
 	"github.com/metal-stack/metal-go/api/client/size"
 	"github.com/metal-stack/metal-go/api/models"
@@ -134,8 +136,21 @@ func reservationRoutes(t *testing.T, l *machineLab) {
 	requireHTTPError(t, err, http.StatusNotFound, `"rv2"`)
 }
 
-// machineRoutes drives the machine and firewall routes through metal-go.
-// The lab
+// capacityOf returns the capacity of size in p1.
+func capacityOf(t *testing.T, l *machineLab, project *string) *models.V1ServerCapacity {
+	t.Helper()
+	caps, err := l.h.view().Partition().PartitionCapacity(partition.NewPartitionCapacityParams().WithBody(&models.V1PartitionCapacityRequest{
+		ID: "p1", Projectid: project,
+	}), nil)
+	require.NoError(t, err)
+	require.Len(t, caps.Payload, 1)
+	require.Equal(t, "p1", *caps.Payload[0].ID)
+	require.Len(t, caps.Payload[0].Servers, 1)
+	return caps.Payload[0].Servers[0]
+}
+
+// machineRoutes drives the machine, firewall and capacity routes through
+// metal-go, and the project and image routes that count machines. The lab
 // has machines mach-1 and mach-2 waiting in racks 1 and 2, mach-3
 // registered in rack 1 but not waiting, and reservation rv1.
 func machineRoutes(t *testing.T, l *machineLab) {
@@ -157,6 +172,19 @@ func machineRoutes(t *testing.T, l *machineLab) {
 	assert.Equal(t, "LED-OFF", *m.Ledstate.Value)
 	assert.Nil(t, m.Allocation)
 	assert.Empty(t, m.Tags)
+
+	// Capacity before any allocation: rv1 holds one of the two free
+	// machines for pr2.
+	c := capacityOf(t, l, nil)
+	assert.Equal(t, "c1-small", *c.Size)
+	assert.EqualValues(t, 3, c.Total)
+	assert.EqualValues(t, 2, c.Allocatable)
+	assert.EqualValues(t, 1, c.Free, "one machine is reserved for pr2")
+	assert.EqualValues(t, 1, c.Unavailable, "mach-3 does not wait")
+	assert.EqualValues(t, 1, c.Reservations)
+	assert.EqualValues(t, 1, c.Remainingreservations)
+	assert.EqualValues(t, 3, c.Other, "no machine phoned home or waits by its events")
+	assert.EqualValues(t, 2, capacityOf(t, l, ptr("pr2")).Free, "pr2's own reservation is free for it")
 
 	allocated, err := edit.Machine().AllocateMachine(mclient.NewAllocateMachineParams().WithBody(l.allocation("web1")), nil)
 	require.NoError(t, err)
@@ -214,6 +242,36 @@ func machineRoutes(t *testing.T, l *machineLab) {
 	require.NoError(t, err)
 	require.Len(t, ipmis.Payload, 1)
 	assert.Equal(t, "secret", *ipmis.Payload[0].Ipmi.Password)
+
+	c = capacityOf(t, l, nil)
+	assert.EqualValues(t, 1, c.Allocated)
+	assert.EqualValues(t, 1, c.Allocatable)
+	assert.EqualValues(t, 0, c.Free, "the last waiting machine is reserved for pr2")
+
+	pr, err := view.Project().FindProject(project.NewFindProjectParams().WithID("pr1"), nil)
+	require.NoError(t, err)
+	assert.EqualValues(t, 1, pr.Payload.Quotas.Machine.Used, "the project's machine")
+	assert.EqualValues(t, 4, pr.Payload.Quotas.IP.Used, "and its four addresses")
+	_, err = admin.Project().DeleteProject(project.NewDeleteProjectParams().WithID("pr1"), nil)
+	requireHTTPError(t, err, http.StatusConflict, `project "pr1" still has 1 machines allocated (`+web+`)`)
+	_, err = admin.Project().DeleteProject(project.NewDeleteProjectParams().WithID("pr2"), nil)
+	requireHTTPError(t, err, http.StatusConflict, `project "pr2" still has 1 size reservations`)
+
+	imgs, err := view.Image().ListImages(image.NewListImagesParams().WithShowUsage(ptr(true)), nil)
+	require.NoError(t, err)
+	for _, img := range imgs.Payload {
+		if *img.ID == machineImage {
+			assert.Equal(t, []string{web}, img.Usedby)
+		} else {
+			assert.Empty(t, img.Usedby, *img.ID)
+		}
+	}
+	fimgs, err := view.Image().FindImages(image.NewFindImagesParams().WithShowUsage(ptr(true)).WithBody(&models.V1ImageFindRequest{ID: machineImage}), nil)
+	require.NoError(t, err)
+	require.Len(t, fimgs.Payload, 1)
+	assert.Equal(t, []string{web}, fimgs.Payload[0].Usedby)
+	_, err = admin.Image().DeleteImage(image.NewDeleteImageParams().WithID(machineImage), nil)
+	requireHTTPError(t, err, http.StatusConflict, `image "`+machineImage+`" is in use by 1 machines (`+web+`)`)
 
 	issues, err := view.Machine().ListIssues(mclient.NewListIssuesParams(), nil)
 	require.NoError(t, err)

@@ -177,6 +177,7 @@ func New(kit *metalkit.Kit, opts *Options) (*Server, error) {
 		return nil, errors.New("api: New: Options.Catalog is over another store than the kit's")
 	}
 	o.Catalog.update = trailUpdater(kit.Trail, kit.Store)
+	o.Catalog.machines = kit.Machines
 	metrics, err := newMetrics(o.Registry)
 	if err != nil {
 		return nil, fmt.Errorf("api: New: %w", err)
@@ -292,6 +293,8 @@ func (s *Server) routeAll() {
 		{"PUT /v1/size/reservations", RoleEdit, s.createSizeReservation},
 		{"POST /v1/size/reservations", RoleEdit, s.updateSizeReservation},
 		{"DELETE /v1/size/reservations/{id}", RoleEdit, s.deleteSizeReservation},
+
+		{"POST /v1/partition/capacity", RoleView, s.partitionCapacity},
 
 		{"GET /v1/machine", RoleView, s.listMachines},
 		{"GET /v1/machine/{id}", RoleView, s.getMachine},
