@@ -6,6 +6,8 @@
 //	go run ./examples/apiserver -hmac-admin KEY                      # bbolt file metalkit.db
 //	go run ./examples/apiserver -listen 127.0.0.1:8080 -store memory -hmac-admin KEY -hmac-view VKEY
 //	go run ./examples/apiserver -store redis://127.0.0.1:6379/0 -hmac-admin KEY
+//	go run ./examples/apiserver -check                  # check metalkit.db; exit 1 when findings remain
+//	go run ./examples/apiserver -check -repair -store state.db
 //
 // Every flag can also be given as an environment variable (the flag wins):
 //
@@ -17,6 +19,11 @@
 //	-hmac-lifetime    METALKIT_HMAC_LIFETIME    how far X-Date may lie from the clock (30s)
 //	-provider-tenant  METALKIT_PROVIDER_TENANT  tenant of the HMAC users
 //	-log-level        METALKIT_LOG_LEVEL        debug, info, warn or error (info)
+//
+// With -check the program serves nothing: it opens the store, runs the
+// library's consistency check (Kit.Check; with -repair it repairs what can
+// be repaired), prints the report on standard output and exits 1 when
+// findings remain. No key is needed. A file store must exist.
 //
 // Keys given as flags are visible in the process list; prefer the
 // environment. On SIGINT or SIGTERM the server stops accepting, lets
@@ -54,7 +61,7 @@ const (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, os.Args[1:], os.Getenv, os.Stderr); err != nil {
+	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
 		fmt.Fprintln(os.Stderr, "apiserver:", err)
 		stop()
 		os.Exit(1)
@@ -66,6 +73,9 @@ type config struct {
 	listen, store, tenant, logLevel string
 	keys                            api.Keys
 	lifetime                        time.Duration
+	// check runs the consistency check instead of serving; repair lets it
+	// repair.
+	check, repair bool
 }
 
 // parseConfig reads the flags of args, each defaulting to its environment
@@ -89,11 +99,19 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*
 	fs.StringVar(&c.logLevel, "log-level", env("METALKIT_LOG_LEVEL", "info"), "debug, info, warn or error (METALKIT_LOG_LEVEL)")
 	lifetime := env("METALKIT_HMAC_LIFETIME", api.DefaultLifetime.String())
 	fs.StringVar(&lifetime, "hmac-lifetime", lifetime, "how far a request's X-Date may lie from the clock (METALKIT_HMAC_LIFETIME)")
+	fs.BoolVar(&c.check, "check", false, "check the store's consistency, print the report and exit (1 when findings remain) instead of serving")
+	fs.BoolVar(&c.repair, "repair", false, "with -check: repair what can be repaired")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	if c.repair && !c.check {
+		return nil, errors.New("-repair needs -check")
+	}
+	if c.check {
+		return c, nil
 	}
 	if c.keys.Admin == "" {
 		return nil, errors.New("-hmac-admin (or METALKIT_HMAC_ADMIN) is required")
@@ -115,11 +133,14 @@ func newLogger(level string, w io.Writer) (*slog.Logger, error) {
 }
 
 // run serves until ctx is done, then shuts down gracefully and closes the
-// store.
-func run(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) (err error) {
+// store; with -check it checks the store instead (see runCheck).
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) (err error) {
 	c, err := parseConfig(args, getenv, stderr)
 	if err != nil {
 		return err
+	}
+	if c.check {
+		return runCheck(ctx, c.store, c.repair, stdout)
 	}
 	log, err := newLogger(c.logLevel, stderr)
 	if err != nil {

@@ -60,7 +60,7 @@ func TestParseConfig(t *testing.T) {
 }
 
 func TestRunRefusesABadStore(t *testing.T) {
-	err := run(context.Background(), []string{"-hmac-admin", "k", "-store", "etcd://x"}, func(string) string { return "" }, io.Discard)
+	err := run(context.Background(), []string{"-hmac-admin", "k", "-store", "etcd://x"}, func(string) string { return "" }, io.Discard, io.Discard)
 	assert.ErrorContains(t, err, `-store "etcd://x"`)
 }
 
@@ -219,7 +219,7 @@ func TestRunWiresTheCatalogIntoTheLibrary(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	stopped := make(chan error, 1)
 	go func() {
-		stopped <- run(ctx, []string{"-listen", addr, "-store", "memory", "-hmac-admin", "k"}, func(string) string { return "" }, io.Discard)
+		stopped <- run(ctx, []string{"-listen", addr, "-store", "memory", "-hmac-admin", "k"}, func(string) string { return "" }, io.Discard, io.Discard)
 	}()
 	t.Cleanup(func() {
 		cancel()

@@ -45,8 +45,8 @@ func populatedLab(t *testing.T) (*machineLab, string) {
 	return l, *web.Payload.ID
 }
 
-// TestMachineRolesChangeNothing shows the roles of the size, machine and
-// firewall routes: each refused request gets 403 with a message
+// TestMachineRolesChangeNothing shows the roles of the size, machine,
+// firewall and admin routes: each refused request gets 403 with a message
 // and leaves the store as it was; view reads everything.
 func TestMachineRolesChangeNothing(t *testing.T) {
 	l, web := populatedLab(t)
@@ -91,7 +91,7 @@ func TestMachineRolesChangeNothing(t *testing.T) {
 		_, err = view.Size().DeleteSizeReservation(size.NewDeleteSizeReservationParams().WithID("rv1"), nil)
 		requireHTTPError(t, err, http.StatusForbidden, "needs the edit role")
 	})
-	t.Run("edit cannot change sizes, delete or update machines", func(t *testing.T) {
+	t.Run("edit cannot change sizes, delete or update machines, or check the store", func(t *testing.T) {
 		_, err := edit.Size().CreateSize(size.NewCreateSizeParams().WithBody(&models.V1SizeCreateRequest{
 			ID: ptr("c9"), Constraints: []*models.V1SizeConstraint{{Type: ptr("cores"), Min: 90, Max: 99}},
 		}), nil)
@@ -106,6 +106,11 @@ func TestMachineRolesChangeNothing(t *testing.T) {
 			ID: ptr(web), Description: ptr("x"),
 		}), nil)
 		requireHTTPError(t, err, http.StatusForbidden, "Metal-Edit may not POST /v1/machine")
+		for _, method := range []string{http.MethodGet, http.MethodPost} {
+			code, body := l.h.raw(method, "/v1/admin/check?repair=true", nil, api.AuthTypeEdit, editKey, time.Now())
+			require.Equal(t, http.StatusForbidden, code)
+			assert.Contains(t, errorBody(t, body).Message, "needs the admin role")
+		}
 	})
 	t.Run("view reads", func(t *testing.T) {
 		_, err := view.Machine().ListMachines(mclient.NewListMachinesParams(), nil)
@@ -125,7 +130,7 @@ func TestMachineRolesChangeNothing(t *testing.T) {
 }
 
 // TestMachineBadInputChangesNothing sends malformed and invalid requests
-// to the size, machine, firewall and capacity routes: each gets a
+// to the size, machine, firewall, capacity and admin routes: each gets a
 // 4xx (501 for power commands) whose message metal-go surfaces, and the
 // store holds what it held before.
 func TestMachineBadInputChangesNothing(t *testing.T) {
@@ -212,6 +217,7 @@ func TestMachineBadInputChangesNothing(t *testing.T) {
 
 		{"capacity of an unknown partition", http.MethodPost, "/v1/partition/capacity", `{"id": "p9"}`, 404, []string{`partition "p9" not found`}},
 		{"unknown capacity member", http.MethodPost, "/v1/partition/capacity", `{"rack": "r1"}`, 400, []string{`the filter "rack" is not supported`}},
+		{"repair not a boolean", http.MethodPost, "/v1/admin/check?repair=maybe", ``, 400, []string{`repair "maybe" is not a boolean`}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			code, body := l.h.raw(c.method, c.path, []byte(c.body), api.AuthTypeAdmin, adminKey, time.Now())

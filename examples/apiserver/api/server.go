@@ -31,7 +31,9 @@
 // Machines register and report their events through the boot and event
 // services, not through this API. The server sends no commands to
 // machines: power commands answer 501 in metal-api's error format, and the
-// LED routes store the LED state only.
+// LED routes store the LED state only. GET /v1/admin/check and POST
+// /v1/admin/check?repair=true, the server's own routes, run the library's
+// consistency check (see Kit.Check).
 package api
 
 import (
@@ -324,6 +326,10 @@ func (s *Server) routeAll() {
 		{"GET /v1/firewall/{id}", RoleView, s.getFirewall},
 		{"POST /v1/firewall/find", RoleView, s.findFirewalls},
 		{"POST /v1/firewall/allocate", RoleEdit, s.allocateFirewall},
+
+		// The server's own: the library's consistency check.
+		{"GET /v1/admin/check", RoleAdmin, s.checkStore},
+		{"POST /v1/admin/check", RoleAdmin, s.checkStore},
 
 		{"GET /metrics", 0, s.metrics.handler.ServeHTTP},
 	} {
