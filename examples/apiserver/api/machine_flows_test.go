@@ -18,8 +18,9 @@ import (
 // TestMachineFlowsOnEveryStore runs the machine flows through metal-go on
 // memstore, boltstore and Redis: a size reservation, a machine allocated
 // by size and a firewall by id, both found and freed, a machine that
-// waits again and is allocated again; every address goes back and the
-// store is consistent at the end.
+// waits again and is allocated again, a size created, updated and
+// deleted; every address goes back and the store is consistent at the
+// end.
 func TestMachineFlowsOnEveryStore(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, s backends.Store) {
 		l := newMachineLab(t, s, nil)
@@ -78,6 +79,17 @@ func TestMachineFlowsOnEveryStore(t *testing.T) {
 		_, err = edit.Machine().FreeMachine(mclient.NewFreeMachineParams().WithID(webID), nil)
 		require.NoError(t, err)
 		_, err = edit.Size().DeleteSizeReservation(size.NewDeleteSizeReservationParams().WithID("rv1"), nil)
+		require.NoError(t, err)
+
+		admin := l.h.admin()
+		_, err = admin.Size().CreateSize(size.NewCreateSizeParams().WithBody(&models.V1SizeCreateRequest{
+			ID: ptr("c2"), Constraints: []*models.V1SizeConstraint{{Type: ptr("cores"), Min: 16, Max: 32}},
+		}), nil)
+		require.NoError(t, err)
+		updated, err := admin.Size().UpdateSize(size.NewUpdateSizeParams().WithBody(&models.V1SizeUpdateRequest{ID: ptr("c2"), Name: "two"}), nil)
+		require.NoError(t, err)
+		assert.Equal(t, "two", updated.Payload.Name)
+		_, err = admin.Size().DeleteSize(size.NewDeleteSizeParams().WithID("c2"), nil)
 		require.NoError(t, err)
 		l.requireConsistent()
 	})
