@@ -8,6 +8,8 @@
 //	go run ./examples/apiserver -listen 127.0.0.1:8080 -store memory -hmac-admin KEY -hmac-view VKEY
 //	go run ./examples/apiserver -store redis://127.0.0.1:6379/0 -hmac-admin KEY
 //	go run ./examples/apiserver -hmac-admin KEY -grpc-listen :50051 -grpc-tls-cert server.pem -grpc-tls-key server-key.pem
+//	go run ./examples/apiserver -check                  # check metalkit.db; exit 1 when findings remain
+//	go run ./examples/apiserver -check -repair -store state.db
 //
 // Every flag can also be given as an environment variable (the flag wins):
 //
@@ -25,6 +27,11 @@
 //	-grpc-tls-client-ca      METALKIT_GRPC_TLS_CLIENT_CA      PEM CA certificates; when given, clients must present a certificate they signed
 //	-grpc-insecure           METALKIT_GRPC_INSECURE           allow plaintext gRPC on an address beyond loopback (false)
 //	-bmc-superuser-pwd-file  METALKIT_BMC_SUPERUSER_PWD_FILE  file holding the BMC superuser password metal-hammer sets (off when empty)
+//
+// With -check the program serves nothing: it opens the store, runs the
+// library's consistency check (Kit.Check; with -repair it repairs what can
+// be repaired), prints the report on standard output and exits 1 when
+// findings remain. No key is needed. A file store must exist.
 //
 // Keys given as flags are visible in the process list; prefer the
 // environment. The gRPC services authenticate no caller (as metal-api's):
@@ -79,7 +86,7 @@ const (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, os.Args[1:], os.Getenv, os.Stderr); err != nil {
+	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
 		fmt.Fprintln(os.Stderr, "apiserver:", err)
 		stop()
 		os.Exit(1)
@@ -92,6 +99,9 @@ type config struct {
 	keys                            api.Keys
 	lifetime                        time.Duration
 	grpc                            grpcConfig
+	// check runs the consistency check instead of serving; repair lets it
+	// repair.
+	check, repair bool
 }
 
 // grpcConfig is what the flags say about the gRPC services.
@@ -142,6 +152,8 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*
 	}
 	fs.BoolVar(&g.insecure, "grpc-insecure", insecureDefault, "allow plaintext gRPC on an address beyond loopback (METALKIT_GRPC_INSECURE)")
 	fs.StringVar(&g.passwordFile, "bmc-superuser-pwd-file", env("METALKIT_BMC_SUPERUSER_PWD_FILE", ""), "file holding the BMC superuser password metal-hammer sets; empty turns the feature off (METALKIT_BMC_SUPERUSER_PWD_FILE)")
+	fs.BoolVar(&c.check, "check", false, "check the store's consistency, print the report and exit (1 when findings remain) instead of serving")
+	fs.BoolVar(&c.repair, "repair", false, "with -check: repair what can be repaired")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -150,6 +162,12 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*
 	}
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	if c.repair && !c.check {
+		return nil, errors.New("-repair needs -check")
+	}
+	if c.check {
+		return c, nil
 	}
 	if c.keys.Admin == "" {
 		return nil, errors.New("-hmac-admin (or METALKIT_HMAC_ADMIN) is required")
@@ -208,11 +226,14 @@ func newLogger(level string, w io.Writer) (*slog.Logger, error) {
 }
 
 // run serves until ctx is done, then shuts down gracefully and closes the
-// store.
-func run(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) (err error) {
+// store; with -check it checks the store instead (see runCheck).
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) (err error) {
 	c, err := parseConfig(args, getenv, stderr)
 	if err != nil {
 		return err
+	}
+	if c.check {
+		return runCheck(ctx, c.store, c.repair, stdout)
 	}
 	log, err := newLogger(c.logLevel, stderr)
 	if err != nil {

@@ -140,7 +140,7 @@ func TestRunRefusesBadGRPCFiles(t *testing.T) {
 		{[]string{"-bmc-superuser-pwd-file", empty}, "the file holds no password"},
 	} {
 		args := append([]string{"-hmac-admin", "k", "-store", "memory", "-listen", "127.0.0.1:0", "-grpc-listen", "127.0.0.1:0"}, bad.args...)
-		err := run(context.Background(), args, func(string) string { return "" }, io.Discard)
+		err := run(context.Background(), args, func(string) string { return "" }, io.Discard, io.Discard)
 		assert.ErrorContains(t, err, bad.want, "%q", bad.args)
 	}
 }
@@ -157,7 +157,7 @@ func startProgram(t *testing.T, args ...string) string {
 	done := make(chan error, 1)
 	go func() {
 		done <- run(ctx, append([]string{"-hmac-admin", "k", "-store", "memory", "-listen", httpAddr, "-grpc-listen", grpcAddr}, args...),
-			func(string) string { return "" }, logs)
+			func(string) string { return "" }, io.Discard, logs)
 	}()
 	t.Cleanup(func() {
 		cancel()
@@ -224,7 +224,7 @@ func TestProgramServesGRPCOverTLS(t *testing.T) {
 }
 
 func TestRunRefusesABadStore(t *testing.T) {
-	err := run(context.Background(), []string{"-hmac-admin", "k", "-store", "etcd://x"}, func(string) string { return "" }, io.Discard)
+	err := run(context.Background(), []string{"-hmac-admin", "k", "-store", "etcd://x"}, func(string) string { return "" }, io.Discard, io.Discard)
 	assert.ErrorContains(t, err, `-store "etcd://x"`)
 }
 
@@ -416,7 +416,7 @@ func TestRunWiresTheCatalogIntoTheLibrary(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	stopped := make(chan error, 1)
 	go func() {
-		stopped <- run(ctx, []string{"-listen", addr, "-store", "memory", "-hmac-admin", "k"}, func(string) string { return "" }, io.Discard)
+		stopped <- run(ctx, []string{"-listen", addr, "-store", "memory", "-hmac-admin", "k"}, func(string) string { return "" }, io.Discard, io.Discard)
 	}()
 	t.Cleanup(func() {
 		cancel()

@@ -19,10 +19,17 @@ import (
 // reports.
 var auditExclude = []string{
 	"POST /v1/audit/find",
+	"POST /v1/firewall/find",
 	"POST /v1/image/find",
 	"POST /v1/ip/find",
+	"POST /v1/machine/find",
+	"POST /v1/machine/ipmi/find",
 	"POST /v1/network/find",
+	"POST /v1/partition/capacity",
 	"POST /v1/project/find",
+	"POST /v1/size/reservations/find",
+	"POST /v1/size/reservations/usage",
+	"POST /v1/size/suggest",
 	"POST /v1/switch/find",
 	"POST /v1/switch/{id}/notify",
 }
@@ -34,6 +41,13 @@ func actorOf(u *User) audit.Actor {
 		return audit.Actor{}
 	}
 	return audit.Actor{User: u.EMail, Tenant: u.Tenant, Admin: u.Role == RoleAdmin}
+}
+
+// callerOf is the user of the audit actor in ctx, "" without one: the
+// creator of an allocation, for messages and logs.
+func callerOf(ctx context.Context) string {
+	a, _ := audit.FromContext(ctx)
+	return a.User
 }
 
 // auditor returns the middleware of an authenticated route. It puts the

@@ -11,6 +11,7 @@ import (
 
 	"github.com/metalkit/metalkit/backends"
 	"github.com/metalkit/metalkit/limits"
+	"github.com/metalkit/metalkit/machine"
 )
 
 // updater commits a change: fn in one transaction of the catalog's store,
@@ -41,6 +42,9 @@ type Catalog struct {
 	update updater
 	clock  func() time.Time
 	ids    func() string
+	// machines is the kit's machine service, set by New: the uses of
+	// images and projects are read from it. Nil counts no machines.
+	machines *machine.Service
 }
 
 // NewCatalog returns a Catalog over store. Its changes record no audit
@@ -154,6 +158,17 @@ func (c *Catalog) Image(ctx context.Context, imageID, role, sizeID string) error
 		return invalid("image %s cannot be used for a %s: its features are %v", quote(img.ID), role, img.Features)
 	}
 	return nil
+}
+
+// allocatedMachines returns the allocated machines, read in tx (none
+// before New set the machine service).
+func (c *Catalog) allocatedMachines(ctx context.Context, tx backends.Tx, f machine.Filter) ([]*machine.Machine, error) {
+	if c.machines == nil {
+		return nil, nil
+	}
+	allocated := true
+	f.Allocated = &allocated
+	return c.machines.Bind(ctx, tx, nil).List(f)
 }
 
 // getJSON reads the entity id of bucket into v. An absent one gives an

@@ -186,3 +186,62 @@ func TestResponsesFollowTheDocument(t *testing.T) {
 		require.Empty(t, conform(defs, s, v, c.method+" "+c.path), "%s", body)
 	}
 }
+
+// TestMachineResponsesFollowTheDocument checks the JSON of every kind of
+// answer of the size, machine, firewall and capacity routes against the
+// definitions of metal-api.json, with a machine and a firewall allocated
+// and a machine in a crash loop.
+func TestMachineResponsesFollowTheDocument(t *testing.T) {
+	defs := loadDocument(t)
+	l := newMachineLab(t, memstore.New(), nil)
+	l.candidate("mach-1", 1, 0)
+	l.candidate("mach-2", 2, 0)
+	l.register("mach-3", 1, 1, 4)
+	_, err := l.h.kit.Machines.Event(l.ctx, "mach-3", "Crashed", "kernel panic")
+	require.NoError(t, err)
+	alloc, err := json.Marshal(l.allocation("web1"))
+	require.NoError(t, err)
+	firewall := `{"uuid": "mach-2", "projectid": "pr1", "imageid": "lab-firewall-3.0", "networks": [{"networkid": "` + l.child + `"}],
+		"firewall_rules": {"egress": [{"ports": [443], "to": ["0.0.0.0/0"]}], "ingress": [{"protocol": "udp", "ports": [53], "from": ["10.0.0.0/8"], "to": ["10.64.0.0/22"]}]}}`
+
+	for _, c := range []struct {
+		method, path, body string
+		definition         string
+		list               bool
+	}{
+		{http.MethodPut, "/v1/size/reservations", `{"id": "rv1", "sizeid": "c1-small", "partitionids": ["p1"], "projectid": "pr1", "amount": 1, "labels": {"a": "b"}}`, "v1.SizeReservationResponse", false},
+		{http.MethodPost, "/v1/firewall/allocate", firewall, "v1.FirewallResponse", false},
+		{http.MethodPost, "/v1/machine/allocate", string(alloc), "v1.MachineResponse", false},
+		{http.MethodGet, "/v1/size", ``, "v1.SizeResponse", true},
+		{http.MethodGet, "/v1/size/c1-small", ``, "v1.SizeResponse", false},
+		{http.MethodPost, "/v1/size/suggest", `{"machineID": "mach-1"}`, "v1.SizeConstraint", true},
+		{http.MethodGet, "/v1/size/reservations", ``, "v1.SizeReservationResponse", true},
+		{http.MethodPost, "/v1/size/reservations/find", `{"projectid": "pr1"}`, "v1.SizeReservationResponse", true},
+		{http.MethodPost, "/v1/size/reservations/usage", `{}`, "v1.SizeReservationUsageResponse", true},
+		{http.MethodPost, "/v1/partition/capacity", `{"projectid": null}`, "v1.PartitionCapacity", true},
+		{http.MethodGet, "/v1/machine", ``, "v1.MachineResponse", true},
+		{http.MethodGet, "/v1/machine/mach-1", ``, "v1.MachineResponse", false},
+		{http.MethodPost, "/v1/machine/find", `{"allocation_project": "pr1"}`, "v1.MachineResponse", true},
+		{http.MethodGet, "/v1/machine/mach-3/ipmi", ``, "v1.MachineIPMIResponse", false},
+		{http.MethodPost, "/v1/machine/ipmi/find", `{}`, "v1.MachineIPMIResponse", true},
+		{http.MethodGet, "/v1/machine/issues", ``, "v1.MachineIssue", true},
+		{http.MethodPost, "/v1/machine/issues/evaluate", `{}`, "v1.MachineIssueResponse", true},
+		{http.MethodGet, "/v1/machine/consolepassword", `{"id": "mach-1", "reason": "a test"}`, "v1.MachineConsolePasswordResponse", false},
+		{http.MethodGet, "/v1/firewall", ``, "v1.FirewallResponse", true},
+		{http.MethodGet, "/v1/firewall/mach-2", ``, "v1.FirewallResponse", false},
+		{http.MethodPost, "/v1/firewall/find", `{}`, "v1.FirewallResponse", true},
+		{http.MethodPost, "/v1/machine/mach-3/power/chassis-identify-led-on?description=here", ``, "v1.MachineResponse", false},
+		{http.MethodDelete, "/v1/machine/mach-1/free", ``, "v1.MachineResponse", false},
+	} {
+		code, body := l.h.raw(c.method, c.path, []byte(c.body), api.AuthTypeAdmin, adminKey, time.Now())
+		require.Less(t, code, 300, "%s %s: %s", c.method, c.path, body)
+		var v any
+		require.NoError(t, json.Unmarshal(body, &v))
+		s := &schema{Ref: "#/definitions/" + c.definition}
+		if c.list {
+			s = &schema{Type: "array", Items: s}
+			require.NotEmpty(t, v, "%s %s", c.method, c.path)
+		}
+		require.Empty(t, conform(defs, s, v, c.method+" "+c.path), "%s", body)
+	}
+}

@@ -48,7 +48,10 @@ type harnessOptions struct {
 	// ownAuditStore keeps the audit trail in a store of its own, so that
 	// the tracked store holds only the server's and the library's state.
 	ownAuditStore bool
-	api           api.Options
+	// clock, when set, is the kit's clock (the signatures' stays the
+	// wall clock).
+	clock func() time.Time
+	api   api.Options
 }
 
 // newHarness serves a new server over store (tracked).
@@ -62,7 +65,7 @@ func newHarness(t *testing.T, store backends.Store, o *harnessOptions) *harness 
 	if opts.Catalog == nil {
 		opts.Catalog = api.NewCatalog(store, nil)
 	}
-	kitOpts := &metalkit.Options{Catalog: opts.Catalog}
+	kitOpts := &metalkit.Options{Catalog: opts.Catalog, Clock: o.clock}
 	if o.ownAuditStore {
 		kitOpts.AuditStore = memstore.New()
 	}

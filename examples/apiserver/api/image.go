@@ -11,6 +11,7 @@ import (
 
 	"github.com/metalkit/metalkit/backends"
 	"github.com/metalkit/metalkit/limits"
+	"github.com/metalkit/metalkit/machine"
 )
 
 // DefaultImageExpiration is how long an image created without an
@@ -262,7 +263,39 @@ func (c *Catalog) updateImage(ctx context.Context, req *imageRequest, urlErrs []
 	})
 }
 
-// deleteImage removes an image. One transaction.
+// imageUsers maps image ids to the machines whose allocation uses them,
+// an allocation's image id resolved as the allocation resolved it (an
+// exact version, or the most recent image of a shorter one). One scan of
+// the machines and one of the images per distinct image id.
+func (c *Catalog) imageUsers(ctx context.Context, tx backends.Tx) (map[string][]string, error) {
+	ms, err := c.allocatedMachines(ctx, tx, machine.Filter{})
+	if err != nil {
+		return nil, err
+	}
+	resolved := map[string]string{}
+	out := map[string][]string{}
+	for _, m := range ms {
+		id := m.Allocation.ImageID
+		full, ok := resolved[id]
+		if !ok {
+			img, err := latestImageTx(tx, id)
+			switch {
+			case absent(err):
+				full = id
+			case err != nil:
+				return nil, err
+			default:
+				full = img.ID
+			}
+			resolved[id] = full
+		}
+		out[full] = append(out[full], m.ID)
+	}
+	return out, nil
+}
+
+// deleteImage removes an image that no allocated machine uses (metal-api
+// refuses such a delete too). One transaction.
 func (c *Catalog) deleteImage(ctx context.Context, id string) (*image, error) {
 	if err := limits.ID("id", id); err != nil {
 		return nil, err
@@ -272,24 +305,49 @@ func (c *Catalog) deleteImage(ctx context.Context, id string) (*image, error) {
 		if err != nil {
 			return nil, err
 		}
+		users, err := c.imageUsers(ctx, tx)
+		if err != nil {
+			return nil, err
+		}
+		if ms := users[id]; len(ms) > 0 {
+			return nil, conflict("image %s is in use by %d machines (%s); free them or reinstall them with another image first", quote(id), len(ms), idList(ms))
+		}
 		return img, tx.Delete(bucketImage, []byte(id))
 	})
 }
 
-// showUsage reads the show-usage query parameter. The server keeps no
-// machines yet, so usedby stays empty either way.
-func showUsage(r *http.Request) error {
-	_, err := boolQuery(r, "show-usage")
-	return err
+// showUsage reads the show-usage query parameter.
+func showUsage(r *http.Request) (bool, error) { return boolQuery(r, "show-usage") }
+
+// withUsers sets the usedby of imgs to the machines using each (see
+// imageUsers), read in tx; an image without users keeps none.
+func (c *Catalog) withUsers(ctx context.Context, tx backends.Tx, imgs []*image) error {
+	users, err := c.imageUsers(ctx, tx)
+	if err != nil {
+		return err
+	}
+	for _, img := range imgs {
+		if ms := users[img.ID]; len(ms) > 0 {
+			img.UsedBy = ms
+		}
+	}
+	return nil
 }
 
+// listImages answers every image; with show-usage=true each says which
+// machines use it, read in the same transaction.
 func (s *Server) listImages(w http.ResponseWriter, r *http.Request) {
-	if err := showUsage(r); err != nil {
+	usage, err := showUsage(r)
+	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
 	imgs, err := viewValue(r.Context(), s.cat, func(tx backends.Tx) ([]*image, error) {
-		return listJSON[image](tx, bucketImage, "image")
+		imgs, err := listJSON[image](tx, bucketImage, "image")
+		if err != nil || !usage {
+			return imgs, err
+		}
+		return imgs, s.cat.withUsers(r.Context(), tx, imgs)
 	})
 	s.reply(w, r, http.StatusOK, imgs, err)
 }
@@ -318,7 +376,8 @@ func (s *Server) findImages(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	if err := showUsage(r); err != nil {
+	usage, err := showUsage(r)
+	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
@@ -333,7 +392,10 @@ func (s *Server) findImages(w http.ResponseWriter, r *http.Request) {
 				out = append(out, img)
 			}
 		}
-		return out, nil
+		if !usage {
+			return out, nil
+		}
+		return out, s.cat.withUsers(r.Context(), tx, out)
 	})
 	s.reply(w, r, http.StatusOK, imgs, err)
 }

@@ -47,7 +47,7 @@ func newMetrics(reg *prometheus.Registry) (*Metrics, error) {
 		}, []string{"method", "route"}),
 		allocations: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "metalkit", Subsystem: "apiserver", Name: "allocations_total",
-			Help: "Allocations asked for, by kind (ip, network, machine) and result (ok, exhausted, failed).",
+			Help: "Allocations asked for, by kind (ip, network, machine, firewall) and result (ok, exhausted, failed).",
 		}, []string{"kind", "result"}),
 		storeErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "metalkit", Subsystem: "apiserver", Name: "store_errors_total",
@@ -76,8 +76,10 @@ func (m *Metrics) observe(method, route string, status int, took time.Duration) 
 	m.duration.WithLabelValues(method, route).Observe(took.Seconds())
 }
 
-// Allocation counts one allocation of kind ("ip", "network", "machine")
-// with its result ("ok", "exhausted", "failed").
+// Allocation counts one allocation of kind ("ip", "network", "machine",
+// "firewall") with its result ("ok", "exhausted", "failed"). The
+// allocation routes count every request whose body decodes; an embedder
+// may count its own allocations through the Go API.
 func (m *Metrics) Allocation(kind, result string) {
 	m.allocations.WithLabelValues(kind, result).Inc()
 }

@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"time"
 
+	"github.com/metalkit/metalkit/errdefs"
 	"github.com/metalkit/metalkit/network"
 )
 
@@ -374,12 +375,14 @@ func (req *networkFindRequest) filter() (f network.Filter, ok bool, err error) {
 	return f, ok, c.err()
 }
 
-// allocationResult names the result of an allocation for the metrics.
+// allocationResult names the result of an allocation for the metrics:
+// "exhausted" for any error of class exhausted (no address, prefix or
+// machine left, a quota reached).
 func allocationResult(err error) string {
 	switch {
 	case err == nil:
 		return "ok"
-	case errors.Is(err, network.ErrExhausted):
+	case errors.Is(err, errdefs.ErrExhausted):
 		return "exhausted"
 	}
 	return "failed"

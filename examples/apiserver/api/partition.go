@@ -278,13 +278,17 @@ func (c *Catalog) deletePartition(ctx context.Context, id string) (*partition, e
 
 // networkIDs lists up to five network ids for a message.
 func networkIDs(nws []*network.Network) string {
-	ids := make([]string, 0, 5)
+	ids := make([]string, len(nws))
 	for i, n := range nws {
-		if i == 5 {
-			ids = append(ids, fmt.Sprintf("and %d more", len(nws)-5))
-			break
-		}
-		ids = append(ids, n.ID)
+		ids[i] = n.ID
+	}
+	return idList(ids)
+}
+
+// idList lists up to five ids for a message, and how many more there are.
+func idList(ids []string) string {
+	if len(ids) > 5 {
+		return strings.Join(ids[:5], ", ") + fmt.Sprintf(" and %d more", len(ids)-5)
 	}
 	return strings.Join(ids, ", ")
 }

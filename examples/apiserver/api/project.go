@@ -7,6 +7,7 @@ import (
 
 	"github.com/metalkit/metalkit/backends"
 	"github.com/metalkit/metalkit/limits"
+	"github.com/metalkit/metalkit/machine"
 	"github.com/metalkit/metalkit/network"
 )
 
@@ -149,10 +150,15 @@ func getProjectTx(tx backends.Tx, id string) (*project, error) {
 }
 
 // withUsage adds the used counts to a project's machine and IP quotas, as
-// metal-api does when it answers one project: the IPs the project holds,
-// and no machines (the server keeps none yet). One scan of the IPs.
-func withUsage(tx backends.Tx, p *project) (*project, error) {
+// metal-api does when it answers one project: the IPs the project holds
+// and the machines (firewalls included) allocated to it. One scan of the
+// IPs and one of the machines.
+func (c *Catalog) withUsage(ctx context.Context, tx backends.Tx, p *project) (*project, error) {
 	ips, err := network.ListIPsTx(tx, network.IPFilter{ProjectID: p.Meta.ID})
+	if err != nil {
+		return nil, err
+	}
+	ms, err := c.allocatedMachines(ctx, tx, machine.Filter{ProjectID: p.Meta.ID})
 	if err != nil {
 		return nil, err
 	}
@@ -165,7 +171,7 @@ func withUsage(tx backends.Tx, p *project) (*project, error) {
 	if p.Quotas.IP == nil {
 		p.Quotas.IP = &quota{}
 	}
-	machines, used := int32(0), int32(len(ips))
+	machines, used := int32(len(ms)), int32(len(ips))
 	p.Quotas.Machine.Used = &machines
 	p.Quotas.IP.Used = &used
 	return p, nil
@@ -234,8 +240,9 @@ func (c *Catalog) updateProject(ctx context.Context, req *project) (*project, er
 	})
 }
 
-// deleteProject removes a project that holds no networks and no IPs (as
-// metal-api refuses to delete one that does). One transaction.
+// deleteProject removes a project that holds no machines, networks, IPs
+// and size reservations (as metal-api refuses to delete one that does).
+// One transaction.
 func (c *Catalog) deleteProject(ctx context.Context, id string) (*project, error) {
 	if err := limits.ID("id", id); err != nil {
 		return nil, err
@@ -244,6 +251,26 @@ func (c *Catalog) deleteProject(ctx context.Context, id string) (*project, error
 		p, err := getProjectTx(tx, id)
 		if err != nil {
 			return nil, err
+		}
+		ms, err := c.allocatedMachines(ctx, tx, machine.Filter{ProjectID: id})
+		if err != nil {
+			return nil, err
+		}
+		if len(ms) > 0 {
+			ids := make([]string, len(ms))
+			for i, m := range ms {
+				ids[i] = m.ID
+			}
+			return nil, conflict("project %s still has %d machines allocated (%s); free them first", quote(id), len(ms), idList(ids))
+		}
+		if c.machines != nil {
+			rvs, err := c.machines.Bind(ctx, tx, nil).ListReservations(machine.ReservationFilter{ProjectID: id})
+			if err != nil {
+				return nil, err
+			}
+			if len(rvs) > 0 {
+				return nil, conflict("project %s still has %d size reservations (the first is %s); delete them first", quote(id), len(rvs), quote(rvs[0].ID))
+			}
 		}
 		nws, err := network.ListTx(tx, network.Filter{ProjectID: id})
 		if err != nil {
@@ -277,7 +304,7 @@ func (s *Server) getProject(w http.ResponseWriter, r *http.Request) {
 		if err != nil {
 			return nil, err
 		}
-		return withUsage(tx, p)
+		return s.cat.withUsage(r.Context(), tx, p)
 	})
 	s.reply(w, r, http.StatusOK, p, err)
 }

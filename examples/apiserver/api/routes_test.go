@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"net/netip"
 	"strings"
@@ -23,6 +24,7 @@ import (
 
 	"github.com/metalkit/metalkit/backends"
 	"github.com/metalkit/metalkit/backends/memstore"
+	"github.com/metalkit/metalkit/examples/apiserver/api"
 	"github.com/metalkit/metalkit/internal/storetest"
 	"github.com/metalkit/metalkit/network"
 )
@@ -32,7 +34,8 @@ func ptr[T any](v T) *T { return &v }
 // TestEveryRouteWithMetalGo drives every route through metal-go's typed
 // client on memstore; every answer decodes into metal-go's models.
 func TestEveryRouteWithMetalGo(t *testing.T) {
-	h := newHarness(t, memstore.New(), nil)
+	clock := newLabClock()
+	h := newHarness(t, memstore.New(), &harnessOptions{clock: clock.Now})
 	admin, view := h.admin(), h.view()
 
 	t.Run("health", func(t *testing.T) {
@@ -294,6 +297,50 @@ func TestEveryRouteWithMetalGo(t *testing.T) {
 		assert.Contains(t, string(body), `metalkit_apiserver_http_requests_total{code="201",method="PUT",route="PUT /v1/partition"} 3`)
 		assert.Contains(t, string(body), `metalkit_apiserver_http_request_duration_seconds_bucket{method="GET",route="GET /v1/partition/{id}"`)
 		assert.Contains(t, string(body), "go_goroutines")
+	})
+
+	t.Run("size, machine, firewall and capacity", func(t *testing.T) {
+		l := setupMachineLab(t, h, clock)
+		l.candidate("mach-1", 1, 0)
+		l.candidate("mach-2", 2, 0)
+		l.register("mach-3", 1, 1, 4)
+		t.Run("size", func(t *testing.T) { sizeRoutes(t, l) })
+		t.Run("size reservation", func(t *testing.T) { reservationRoutes(t, l) })
+		t.Run("machine", func(t *testing.T) { machineRoutes(t, l) })
+	})
+
+	t.Run("admin check", func(t *testing.T) {
+		// The switch subtest connected machine m1, which was never
+		// registered: the check finds it, and a repair removes it.
+		code, body := h.raw(http.MethodGet, "/v1/admin/check", nil, api.AuthTypeAdmin, adminKey, time.Now())
+		require.Equal(t, http.StatusOK, code, "%s", body)
+		var rep struct {
+			Findings []struct {
+				Invariant  string `json:"invariant"`
+				Message    string `json:"message"`
+				Repairable bool   `json:"repairable"`
+			} `json:"findings"`
+			Repaired int  `json:"repaired"`
+			DryRun   bool `json:"dry_run"`
+		}
+		require.NoError(t, json.Unmarshal(body, &rep))
+		require.Len(t, rep.Findings, 1, "%s", body)
+		assert.Equal(t, "machine.connection", rep.Findings[0].Invariant)
+		assert.Contains(t, rep.Findings[0].Message, `machine "m1", which does not exist`)
+		assert.True(t, rep.Findings[0].Repairable)
+		assert.True(t, rep.DryRun)
+
+		code, body = h.raw(http.MethodGet, "/v1/admin/check?repair=true", nil, api.AuthTypeAdmin, adminKey, time.Now())
+		require.Equal(t, http.StatusBadRequest, code)
+		assert.Contains(t, errorBody(t, body).Message, "repair=true needs POST /v1/admin/check")
+		code, body = h.raw(http.MethodPost, "/v1/admin/check?repair=true", nil, api.AuthTypeAdmin, adminKey, time.Now())
+		require.Equal(t, http.StatusOK, code, "%s", body)
+		require.NoError(t, json.Unmarshal(body, &rep))
+		assert.Equal(t, 1, rep.Repaired)
+		assert.False(t, rep.DryRun)
+		code, body = h.raw(http.MethodPost, "/v1/admin/check", nil, api.AuthTypeAdmin, adminKey, time.Now())
+		require.Equal(t, http.StatusOK, code, "%s", body)
+		assert.JSONEq(t, `{"findings": [], "repaired": 0, "dry_run": true}`, string(body), "nothing is left")
 	})
 
 	for _, rt := range h.srv.Routes() {

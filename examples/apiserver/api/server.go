@@ -21,11 +21,19 @@
 // answers them, so metal-go's client sees their status and message. The
 // server keeps partitions, projects, images and filesystem layouts itself
 // (see Catalog), in buckets of its own in the kit's store; networks, IPs,
-// switches and the audit trail are the library's.
+// switches, sizes, size reservations, machines, firewalls and the audit
+// trail are the library's.
 //
 // Find requests (POST .../find) apply every filter the library supports
 // and refuse, with 400 and the filter's name, any other filter they are
 // given, rather than ignoring it.
+//
+// Machines register and report their events through the boot and event
+// services, not through this API. The server sends no commands to
+// machines: power commands answer 501 in metal-api's error format, and the
+// LED routes store the LED state only. GET /v1/admin/check and POST
+// /v1/admin/check?repair=true, the server's own routes, run the library's
+// consistency check (see Kit.Check).
 package api
 
 import (
@@ -41,6 +49,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/metalkit/metalkit"
+	"github.com/metalkit/metalkit/machine"
 )
 
 // DefaultMaxBody is the largest request body, in bytes, when
@@ -170,6 +179,7 @@ func New(kit *metalkit.Kit, opts *Options) (*Server, error) {
 		return nil, errors.New("api: New: Options.Catalog is over another store than the kit's")
 	}
 	o.Catalog.update = trailUpdater(kit.Trail, kit.Store)
+	o.Catalog.machines = kit.Machines
 	metrics, err := newMetrics(o.Registry)
 	if err != nil {
 		return nil, fmt.Errorf("api: New: %w", err)
@@ -192,8 +202,8 @@ func New(kit *metalkit.Kit, opts *Options) (*Server, error) {
 // Catalog returns the server's catalog.
 func (s *Server) Catalog() *Catalog { return s.cat }
 
-// Metrics returns the server's metrics, for the counters that handlers
-// added later (allocations) and the embedder update.
+// Metrics returns the server's metrics, for the counters the embedder
+// updates (see Metrics.Allocation).
 func (s *Server) Metrics() *Metrics { return s.metrics }
 
 // Routes returns every route with the role it needs, in the order they
@@ -269,6 +279,57 @@ func (s *Server) routeAll() {
 		{"POST /v1/switch/migrate", RoleAdmin, s.migrateSwitch},
 
 		{"POST /v1/audit/find", RoleView, s.findAudit},
+
+		{"GET /v1/size", RoleView, s.listSizes},
+		{"GET /v1/size/{id}", RoleView, s.getSize},
+		{"PUT /v1/size", RoleAdmin, s.createSize},
+		{"POST /v1/size", RoleAdmin, s.updateSize},
+		{"DELETE /v1/size/{id}", RoleAdmin, s.deleteSize},
+		{"POST /v1/size/suggest", RoleView, s.suggestSize},
+		// As in metal-api: size reservations are changed with the edit
+		// role.
+		{"GET /v1/size/reservations", RoleView, s.listSizeReservations},
+		{"GET /v1/size/reservations/{id}", RoleView, s.getSizeReservation},
+		{"POST /v1/size/reservations/find", RoleView, s.findSizeReservations},
+		{"POST /v1/size/reservations/usage", RoleView, s.sizeReservationsUsage},
+		{"PUT /v1/size/reservations", RoleEdit, s.createSizeReservation},
+		{"POST /v1/size/reservations", RoleEdit, s.updateSizeReservation},
+		{"DELETE /v1/size/reservations/{id}", RoleEdit, s.deleteSizeReservation},
+
+		{"POST /v1/partition/capacity", RoleView, s.partitionCapacity},
+
+		{"GET /v1/machine", RoleView, s.listMachines},
+		{"GET /v1/machine/{id}", RoleView, s.getMachine},
+		{"POST /v1/machine/find", RoleView, s.findMachines},
+		{"GET /v1/machine/{id}/ipmi", RoleView, s.getIPMIMachine},
+		{"POST /v1/machine/ipmi/find", RoleView, s.findIPMIMachines},
+		{"GET /v1/machine/issues", RoleView, s.listIssues},
+		{"POST /v1/machine/issues/evaluate", RoleView, s.evaluateIssues},
+		{"POST /v1/machine/allocate", RoleEdit, s.allocateMachine},
+		{"DELETE /v1/machine/{id}/free", RoleEdit, s.freeMachine},
+		{"POST /v1/machine/{id}/state", RoleEdit, s.setMachineState},
+		{"POST /v1/machine/{id}/reinstall", RoleEdit, s.reinstallMachine},
+		{"GET /v1/machine/consolepassword", RoleEdit, s.getConsolePassword},
+		{"POST /v1/machine/{id}/power/chassis-identify-led-on", RoleEdit, s.setLED(machine.LEDOn)},
+		{"POST /v1/machine/{id}/power/chassis-identify-led-off", RoleEdit, s.setLED(machine.LEDOff)},
+		{"POST /v1/machine/{id}/power/on", RoleEdit, s.notSupported("power on")},
+		{"POST /v1/machine/{id}/power/off", RoleEdit, s.notSupported("power off")},
+		{"POST /v1/machine/{id}/power/reset", RoleEdit, s.notSupported("reset")},
+		{"POST /v1/machine/{id}/power/cycle", RoleEdit, s.notSupported("power cycle")},
+		{"POST /v1/machine/{id}/power/bios", RoleEdit, s.notSupported("booting into the BIOS")},
+		{"POST /v1/machine/{id}/power/disk", RoleEdit, s.notSupported("booting from disk")},
+		{"POST /v1/machine/{id}/power/pxe", RoleEdit, s.notSupported("booting from PXE")},
+		{"POST /v1/machine", RoleAdmin, s.updateMachine},
+		{"DELETE /v1/machine/{id}", RoleAdmin, s.deleteMachine},
+
+		{"GET /v1/firewall", RoleView, s.listFirewalls},
+		{"GET /v1/firewall/{id}", RoleView, s.getFirewall},
+		{"POST /v1/firewall/find", RoleView, s.findFirewalls},
+		{"POST /v1/firewall/allocate", RoleEdit, s.allocateFirewall},
+
+		// The server's own: the library's consistency check.
+		{"GET /v1/admin/check", RoleAdmin, s.checkStore},
+		{"POST /v1/admin/check", RoleAdmin, s.checkStore},
 
 		{"GET /metrics", 0, s.metrics.handler.ServeHTTP},
 	} {
