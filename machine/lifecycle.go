@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/netip"
 	"slices"
 	"time"
 
@@ -319,6 +320,28 @@ type Filter struct {
 	// State matches the state value.
 	State   *StateValue `json:"state,omitempty"`
 	Waiting *bool       `json:"waiting,omitempty"`
+	// Name matches the machine's name.
+	Name string `json:"name,omitempty"`
+	// AllocationName, ImageID and Succeeded match the allocation's.
+	AllocationName string `json:"allocation_name,omitempty"`
+	ImageID        string `json:"allocation_image_id,omitempty"`
+	Succeeded      *bool  `json:"allocation_succeeded,omitempty"`
+	// NetworkIDs must all be networks of the allocation; IPs must all be
+	// addresses of it.
+	NetworkIDs []string     `json:"network_ids,omitempty"`
+	IPs        []netip.Addr `json:"network_ips,omitempty"`
+	// Memory matches the hardware's memory in bytes.
+	Memory uint64 `json:"hardware_memory,omitempty"`
+	// NICMACs must all be MACs of the machine's NICs.
+	NICMACs []string `json:"nics_mac_addresses,omitempty"`
+	// DiskNames must all be names of the machine's disks.
+	DiskNames []string `json:"disk_names,omitempty"`
+	// IPMIAddress and IPMIMAC match the BMC's.
+	IPMIAddress string `json:"ipmi_address,omitempty"`
+	IPMIMAC     string `json:"ipmi_mac,omitempty"`
+	// ProductSerial and ChassisSerial match the FRU data.
+	ProductSerial string `json:"fru_product_serial,omitempty"`
+	ChassisSerial string `json:"fru_chassis_part_serial,omitempty"`
 }
 
 func (f Filter) match(m *Machine) bool {
@@ -337,6 +360,46 @@ func (f Filter) match(m *Machine) bool {
 	}
 	for _, tag := range f.Tags {
 		if !slices.Contains(m.Tags, tag) {
+			return false
+		}
+	}
+	return f.matchMore(m)
+}
+
+// matchMore applies the filters of names, hardware, BMC and allocation
+// networks.
+func (f Filter) matchMore(m *Machine) bool {
+	if (f.Name != "" && m.Name != f.Name) || (f.Memory != 0 && m.Hardware.Memory != f.Memory) ||
+		(f.IPMIAddress != "" && m.IPMI.Address != f.IPMIAddress) || (f.IPMIMAC != "" && m.IPMI.MacAddress != f.IPMIMAC) ||
+		(f.ProductSerial != "" && m.IPMI.FRU.ProductSerial != f.ProductSerial) ||
+		(f.ChassisSerial != "" && m.IPMI.FRU.ChassisPartSerial != f.ChassisSerial) {
+		return false
+	}
+	for _, mac := range f.NICMACs {
+		if !slices.ContainsFunc(m.Hardware.NICs, func(n NIC) bool { return n.MacAddress == mac }) {
+			return false
+		}
+	}
+	for _, d := range f.DiskNames {
+		if !slices.ContainsFunc(m.Hardware.Disks, func(b BlockDevice) bool { return b.Name == d }) {
+			return false
+		}
+	}
+	if f.AllocationName == "" && f.ImageID == "" && f.Succeeded == nil && len(f.NetworkIDs) == 0 && len(f.IPs) == 0 {
+		return true
+	}
+	a := m.Allocation
+	if a == nil || (f.AllocationName != "" && a.Name != f.AllocationName) || (f.ImageID != "" && a.ImageID != f.ImageID) ||
+		(f.Succeeded != nil && a.Succeeded != *f.Succeeded) {
+		return false
+	}
+	for _, id := range f.NetworkIDs {
+		if !slices.ContainsFunc(a.Networks, func(n MachineNetwork) bool { return n.NetworkID == id }) {
+			return false
+		}
+	}
+	for _, ip := range f.IPs {
+		if !slices.ContainsFunc(a.Networks, func(n MachineNetwork) bool { return slices.Contains(n.IPs, ip) }) {
 			return false
 		}
 	}

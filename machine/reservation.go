@@ -14,7 +14,9 @@ import (
 // JSON names are metal-api's.
 type SizeReservation struct {
 	// ID is the reservation's id; the service generates one when empty.
-	ID     string `json:"id"`
+	ID string `json:"id"`
+	// Name is a name for people.
+	Name   string `json:"name,omitempty"`
 	SizeID string `json:"sizeid"`
 	// PartitionIDs are the partitions the reservation holds machines in;
 	// at least one, no duplicates.
@@ -37,6 +39,7 @@ type SizeReservation struct {
 func ValidateReservation(r SizeReservation) error {
 	errs := []error{
 		limit(limits.OptionalID("id", r.ID)),
+		limit(limits.Name("name", r.Name)),
 		limit(limits.ID("sizeid", r.SizeID)),
 		limit(limits.ID("projectid", r.ProjectID)),
 		limit(limits.Description("description", r.Description)),

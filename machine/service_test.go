@@ -291,3 +291,29 @@ func TestAuditEntries(t *testing.T) {
 	assert.Equal(t, []string{"machine.free", "machine.allocate", "machine.register"}, details,
 		"one entry per committed change; events and the waiting flag are telemetry")
 }
+
+func TestListFilters(t *testing.T) {
+	l := newLab(t, nil, nil)
+	l.size("small", 1, 4)
+	l.candidate("m1", 1, 0)
+	l.register("m2", 1, 1, 4)
+	child := l.childNetwork("p1")
+	m, err := l.svc.Allocate(l.ctx, allocation("p1", child.ID))
+	require.NoError(t, err)
+	ids := func(f machine.Filter) []string {
+		ms, err := l.svc.List(l.ctx, f)
+		require.NoError(t, err)
+		var out []string
+		for _, m := range ms {
+			out = append(out, m.ID)
+		}
+		return out
+	}
+	succeeded := false
+	assert.Equal(t, []string{"m1"}, ids(machine.Filter{AllocationName: "web"}))
+	assert.Equal(t, []string{"m1"}, ids(machine.Filter{NetworkIDs: []string{child.ID}, IPs: m.Allocation.Networks[0].IPs}))
+	assert.Equal(t, []string{"m1"}, ids(machine.Filter{ImageID: "ubuntu-24.04", Succeeded: &succeeded}))
+	assert.Equal(t, []string{"m2"}, ids(machine.Filter{NICMACs: []string{"aa:00:00:01:01:00"}}))
+	assert.Equal(t, []string{"m1", "m2"}, ids(machine.Filter{DiskNames: []string{"/dev/nvme0n1"}, Memory: 32 << 30}))
+	assert.Empty(t, ids(machine.Filter{Name: "nope"}))
+}

@@ -149,6 +149,30 @@ type IPMI struct {
 	PowerState string `json:"powerstate"`
 	// LastUpdated is when the IPMI data was last set.
 	LastUpdated time.Time `json:"last_updated,omitzero"`
+	// PowerMetric is the BMC's last power reading, nil when none.
+	PowerMetric *PowerMetric `json:"powermetric,omitempty"`
+	// PowerSupplies are the BMC's power supplies.
+	PowerSupplies []PowerSupply `json:"powersupplies,omitempty"`
+}
+
+// PowerMetric is a BMC's power reading, in watts over an interval.
+type PowerMetric struct {
+	AverageConsumedWatts float32 `json:"averageconsumedwatts"`
+	IntervalInMin        float32 `json:"intervalinmin"`
+	MaxConsumedWatts     float32 `json:"maxconsumedwatts"`
+	MinConsumedWatts     float32 `json:"minconsumedwatts"`
+}
+
+// PowerSupply is one power supply a BMC reports.
+type PowerSupply struct {
+	Status PowerSupplyStatus `json:"status"`
+}
+
+// PowerSupplyStatus is a power supply's health and state as the BMC words
+// them (e.g. "OK", "Enabled").
+type PowerSupplyStatus struct {
+	Health string `json:"health"`
+	State  string `json:"state"`
 }
 
 // FRU is the Field Replaceable Unit data of a machine.
