@@ -57,14 +57,6 @@ type lab struct {
 	conn   *grpc.ClientConn
 }
 
-// The HMAC users' e-mail addresses, which the API server names as the
-// actors of their changes; the lab's own library calls (see kitcalls.go)
-// name the same users.
-const (
-	adminUser = "metal-admin@metal-stack.io"
-	editUser  = "metal-edit@metal-stack.io"
-)
-
 // startLab opens the store c names, starts the API server and the gRPC
 // services on loopback listeners of their own, and connects the clients.
 // The caller closes the lab.
