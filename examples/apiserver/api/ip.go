@@ -142,28 +142,33 @@ type ipFindRequest struct {
 }
 
 // ipFilters are the IP filters the server applies.
-const ipFilters = "ipaddress, networkid, projectid, machineid, type, tags (all of them) and addressfamily"
+const ipFilters = "ipaddress, allocationuuid, networkprefix, networkid, projectid, name, machineid, type, " +
+	"tags (all of them) and addressfamily"
 
 // filter returns the library's filter and the address to look up, if
 // one is given.
 func (req *ipFindRequest) filter() (network.IPFilter, netip.Addr, error) {
 	c := &filters{kind: "IPs", supported: ipFilters}
 	f := network.IPFilter{
-		NetworkID:     deref(req.NetworkID),
-		ProjectID:     deref(req.ProjectID),
-		MachineID:     deref(req.MachineID),
-		Type:          network.IPType(deref(req.Type)),
-		Tags:          req.Tags,
-		AddressFamily: network.AddressFamily(deref(req.AddressFamily)),
-	}
-	if givenString(req.AllocationUUID) {
-		c.refuse("allocationuuid", "the library does not search IPs by allocation id")
+		NetworkID:      deref(req.NetworkID),
+		ProjectID:      deref(req.ProjectID),
+		MachineID:      deref(req.MachineID),
+		Type:           network.IPType(deref(req.Type)),
+		Tags:           req.Tags,
+		AddressFamily:  network.AddressFamily(deref(req.AddressFamily)),
+		AllocationUUID: deref(req.AllocationUUID),
+		Name:           deref(req.Name),
 	}
 	if givenString(req.NetworkPrefix) {
-		c.refuse("networkprefix", "the library does not search IPs by the prefix they lie in")
-	}
-	if givenString(req.Name) {
-		c.refuse("name", "the library does not search IPs by name")
+		p, err := netip.ParsePrefix(*req.NetworkPrefix)
+		switch {
+		case err != nil:
+			c.bad(invalid("networkprefix %s is not a prefix: %v", quote(*req.NetworkPrefix), err))
+		case p != p.Masked():
+			c.bad(invalid("networkprefix %s has host bits set; want %s", quote(*req.NetworkPrefix), p.Masked()))
+		default:
+			f.ParentPrefix = p
+		}
 	}
 	if f.AddressFamily != "" {
 		fam, err := network.ParseAddressFamily(string(f.AddressFamily))

@@ -314,7 +314,7 @@ type networkFindRequest struct {
 }
 
 // networkFilters are the network filters the server applies.
-const networkFilters = "id, partitionid, projectid, parentnetworkid, labels, addressfamily, " +
+const networkFilters = "id, name, partitionid, projectid, parentnetworkid, labels, addressfamily, nat, vrf (not 0), " +
 	"prefixes (one prefix), privatesuper (true) and underlay (true)"
 
 // filter returns the library's filter. A find that can match nothing
@@ -324,23 +324,25 @@ func (req *networkFindRequest) filter() (f network.Filter, ok bool, err error) {
 	c := &filters{kind: "networks", supported: networkFilters}
 	f = network.Filter{
 		ID:              deref(req.ID),
+		Name:            deref(req.Name),
 		PartitionID:     deref(req.PartitionID),
 		ProjectID:       deref(req.ProjectID),
 		ParentNetworkID: deref(req.ParentNetworkID),
 		AddressFamily:   network.AddressFamily(deref(req.AddressFamily)),
 		Labels:          req.Labels,
-	}
-	if givenString(req.Name) {
-		c.refuse("name", "the library does not search networks by name")
+		NAT:             req.NAT,
 	}
 	if len(req.DestinationPrefixes) > 0 {
 		c.refuse("destinationprefixes", "the library does not search networks by destination prefix")
 	}
-	if req.NAT != nil {
-		c.refuse("nat", "the library does not search networks by nat")
-	}
-	if req.VRF != nil {
-		c.refuse("vrf", "the library does not search networks by vrf")
+	switch {
+	case req.VRF == nil:
+	case *req.VRF == 0:
+		c.refuse("vrf 0", "the library searches networks by a VRF, not by the lack of one")
+	case *req.VRF < network.MinVRF || *req.VRF > network.MaxVRF:
+		c.bad(invalid("vrf %d: must lie in %d..%d", *req.VRF, network.MinVRF, network.MaxVRF))
+	default:
+		f.VRF = uint32(*req.VRF)
 	}
 	ok = true
 	for _, kind := range []struct {

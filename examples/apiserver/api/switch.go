@@ -321,23 +321,17 @@ type switchFindRequest struct {
 	OSVersion   *string `json:"osversion"`
 }
 
-// switchFilters are the switch filters the server applies.
-const switchFilters = "id, partitionid, rackid and osvendor"
-
-func (req *switchFindRequest) filter() (switchstate.ListFilter, string, error) {
-	c := &filters{kind: "switches", supported: switchFilters}
-	if givenString(req.Name) {
-		c.refuse("name", "the library does not search switches by name")
+// filter returns the library's filter: it applies every filter of the
+// request.
+func (req *switchFindRequest) filter() switchstate.ListFilter {
+	return switchstate.ListFilter{
+		ID: deref(req.ID), Name: deref(req.Name), PartitionID: deref(req.PartitionID), RackID: deref(req.RackID),
+		OSVendor: deref(req.OSVendor), OSVersion: deref(req.OSVersion),
 	}
-	if givenString(req.OSVersion) {
-		c.refuse("osversion", "the library does not search switches by os version")
-	}
-	f := switchstate.ListFilter{PartitionID: deref(req.PartitionID), RackID: deref(req.RackID), OSVendor: deref(req.OSVendor)}
-	return f, deref(req.ID), c.err()
 }
 
 func (s *Server) listSwitches(w http.ResponseWriter, r *http.Request) {
-	s.answerSwitches(w, r, switchstate.ListFilter{}, "")
+	s.answerSwitches(w, r, switchstate.ListFilter{})
 }
 
 func (s *Server) findSwitches(w http.ResponseWriter, r *http.Request) {
@@ -346,32 +340,17 @@ func (s *Server) findSwitches(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	f, id, err := req.filter()
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	s.answerSwitches(w, r, f, id)
+	s.answerSwitches(w, r, req.filter())
 }
 
-// answerSwitches answers the switches matching f (and, when id is set,
-// only the one with that id), with their partitions, all read in one
-// transaction.
-func (s *Server) answerSwitches(w http.ResponseWriter, r *http.Request, f switchstate.ListFilter, id string) {
+// answerSwitches answers the switches matching f with their partitions,
+// all read in one transaction.
+func (s *Server) answerSwitches(w http.ResponseWriter, r *http.Request, f switchstate.ListFilter) {
 	var out []*switchResponse
 	err := s.kit.View(r.Context(), func(tx *metalkit.Tx) error {
 		sws, err := tx.Switches.List(f)
 		if err != nil {
 			return err
-		}
-		if id != "" {
-			var one []*switchstate.Switch
-			for _, sw := range sws {
-				if sw.ID == id {
-					one = append(one, sw)
-				}
-			}
-			sws = one
 		}
 		out, err = switchResponsesTx(tx.Backend(), sws)
 		return err
