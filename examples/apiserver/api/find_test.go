@@ -122,9 +122,7 @@ func TestFindNetworks(t *testing.T) {
 		"unknown member":     {`{"partitionid": "p1", "namespace": "x"}`, `the filter "namespace" is not supported`},
 	} {
 		t.Run(name, func(t *testing.T) {
-			code, body := h.raw(http.MethodPost, "/v1/network/find", []byte(c.body), api.AuthTypeView, viewKey, time.Now())
-			require.Equal(t, http.StatusBadRequest, code, "%s", body)
-			assert.Contains(t, errorBody(t, body).Message, c.want)
+			h.requireRawError(t, api.AuthTypeView, viewKey, http.MethodPost, "/v1/network/find", c.body, http.StatusBadRequest, c.want)
 		})
 	}
 	for name, c := range map[string]struct {
@@ -210,9 +208,7 @@ func TestFindIPs(t *testing.T) {
 		})
 	}
 	t.Run("unknown member", func(t *testing.T) {
-		code, body := h.raw(http.MethodPost, "/v1/ip/find", []byte(`{"networkid": "x", "prefix": "10.0.0.0/22"}`), api.AuthTypeView, viewKey, time.Now())
-		require.Equal(t, http.StatusBadRequest, code, "%s", body)
-		assert.Contains(t, errorBody(t, body).Message, `the filter "prefix" is not supported`)
+		h.requireRawError(t, api.AuthTypeView, viewKey, http.MethodPost, "/v1/ip/find", `{"networkid": "x", "prefix": "10.0.0.0/22"}`, http.StatusBadRequest, `the filter "prefix" is not supported`)
 	})
 }
 
@@ -254,9 +250,7 @@ func TestFindSwitches(t *testing.T) {
 		})
 	}
 	t.Run("unknown member", func(t *testing.T) {
-		code, body := h.raw(http.MethodPost, "/v1/switch/find", []byte(`{"id": "leaf01", "mode": "operational"}`), api.AuthTypeView, viewKey, time.Now())
-		require.Equal(t, http.StatusBadRequest, code, "%s", body)
-		assert.Contains(t, errorBody(t, body).Message, `the filter "mode" is not supported`)
+		h.requireRawError(t, api.AuthTypeView, viewKey, http.MethodPost, "/v1/switch/find", `{"id": "leaf01", "mode": "operational"}`, http.StatusBadRequest, `the filter "mode" is not supported`)
 	})
 }
 
@@ -358,9 +352,7 @@ func TestFindAudit(t *testing.T) {
 		"bad token":      {`{"after": "!!"}`, `after "!!" is not a continuation token`},
 	} {
 		t.Run(name, func(t *testing.T) {
-			code, body := h.raw(http.MethodPost, "/v1/audit/find", []byte(c.body), api.AuthTypeView, viewKey, time.Now())
-			require.Equal(t, http.StatusBadRequest, code, "%s", body)
-			assert.Contains(t, errorBody(t, body).Message, c.want)
+			h.requireRawError(t, api.AuthTypeView, viewKey, http.MethodPost, "/v1/audit/find", c.body, http.StatusBadRequest, c.want)
 		})
 	}
 	t.Run("unset dates are not given", func(t *testing.T) {
