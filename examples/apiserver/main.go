@@ -69,6 +69,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/metalkit/metalkit"
+	"github.com/metalkit/metalkit/audit"
 	"github.com/metalkit/metalkit/examples/apiserver/api"
 	"github.com/metalkit/metalkit/examples/apiserver/grpcapi"
 	"github.com/metalkit/metalkit/examples/internal/storeflag"
@@ -274,7 +275,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	// library checks the partitions and projects of networks, IPs and
 	// switches against it.
 	cat := api.NewCatalog(opened.Store, nil)
-	kit, err := openKit(opened, &metalkit.Options{Catalog: cat})
+	// The trail hides the passwords of the gRPC requests it records.
+	kit, err := openKit(opened, &metalkit.Options{Catalog: cat, Audit: &audit.Options{Redact: audit.RedactKeys(grpcapi.SecretFields...)}})
 	if err != nil {
 		return err
 	}
