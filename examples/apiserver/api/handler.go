@@ -15,24 +15,25 @@ import (
 // with library, which returns the library's request or every problem of
 // the body.
 func decodeAs[B, L any](r *http.Request, library func(*B) (L, error)) (L, error) {
-	var body B
-	if err := decodeBody(r, &body); err != nil {
-		var zero L
-		return zero, err
-	}
-	return library(&body)
+	return decoded(r, decodeBody, library)
 }
 
 // findAs decodes the body of a find request as an F (see decodeFind) and
 // returns the library's filter that filter makes of it, or every filter
 // that cannot be applied.
 func findAs[F, L any](r *http.Request, filter func(*F) (L, error)) (L, error) {
-	var req F
-	if err := decodeFind(r, &req); err != nil {
+	return decoded(r, decodeFind, filter)
+}
+
+// decoded decodes the body of r into a new B with decode and returns what
+// convert makes of it.
+func decoded[B, L any](r *http.Request, decode func(*http.Request, any) error, convert func(*B) (L, error)) (L, error) {
+	var body B
+	if err := decode(r, &body); err != nil {
 		var zero L
 		return zero, err
 	}
-	return filter(&req)
+	return convert(&body)
 }
 
 // replyWith answers shape(v) with status, or err; shape is not called when
