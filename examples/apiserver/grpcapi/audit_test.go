@@ -1,12 +1,10 @@
 package grpcapi_test
 
 import (
-	"bytes"
 	"context"
 	"io"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -19,6 +17,7 @@ import (
 	"github.com/metalkit/metalkit/audit"
 	"github.com/metalkit/metalkit/backends/memstore"
 	"github.com/metalkit/metalkit/examples/apiserver/grpcapi"
+	"github.com/metalkit/metalkit/examples/internal/logbuf"
 )
 
 // The full methods of the calls the tests audit.
@@ -137,29 +136,11 @@ func TestAuditStream(t *testing.T) {
 	assert.Equal(t, "the server is shutting down; call Wait again", es[3].Error)
 }
 
-// lockedBuffer is a bytes.Buffer safe for the server's goroutines.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
-
 // TestAuditFailureDoesNotFailTheCall: with a trail that cannot write, the
 // calls succeed and the lost entries are logged.
 func TestAuditFailureDoesNotFailTheCall(t *testing.T) {
 	trailStore := memstore.New()
-	var logs lockedBuffer
+	var logs logbuf.Buffer
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 	l := newLabWith(t, &metalkit.Options{AuditStore: trailStore, Audit: &audit.Options{Logger: quiet}},
 		&grpcapi.Options{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
