@@ -147,6 +147,15 @@ func childLengths(field string, m map[string]int64, errs *[]error) network.Child
 	return out
 }
 
+// parseNetworkPrefixes parses the prefix members a network is created and
+// updated with: prefixes, destinationprefixes, additionalAnnouncableCIDRs
+// and defaultchildprefixlength, in that order, adding every problem to
+// errs.
+func parseNetworkPrefixes(prefixes, destinations, cidrs []string, lengths map[string]int64, errs *[]error) ([]netip.Prefix, []netip.Prefix, []netip.Prefix, network.ChildLengths) {
+	return parsePrefixes("prefixes", prefixes, errs), parsePrefixes("destinationprefixes", destinations, errs),
+		parsePrefixes("additionalAnnouncableCIDRs", cidrs, errs), childLengths("defaultchildprefixlength", lengths, errs)
+}
+
 // networkCreateRequest is metal-api's v1.NetworkCreateRequest. Nil fields
 // were not given.
 type networkCreateRequest struct {
@@ -186,10 +195,8 @@ func (req *networkCreateRequest) library() (network.CreateRequest, error) {
 		VRFShared:    derefBool(req.VRFShared),
 	}
 	var errs []error
-	out.Prefixes = parsePrefixes("prefixes", req.Prefixes, &errs)
-	out.DestinationPrefixes = parsePrefixes("destinationprefixes", req.DestinationPrefixes, &errs)
-	out.AdditionalAnnouncableCIDRs = parsePrefixes("additionalAnnouncableCIDRs", req.AdditionalAnnouncableCIDRs, &errs)
-	out.DefaultChildPrefixLength = childLengths("defaultchildprefixlength", req.DefaultChildPrefixLength, &errs)
+	out.Prefixes, out.DestinationPrefixes, out.AdditionalAnnouncableCIDRs, out.DefaultChildPrefixLength = parseNetworkPrefixes(
+		req.Prefixes, req.DestinationPrefixes, req.AdditionalAnnouncableCIDRs, req.DefaultChildPrefixLength, &errs)
 	if req.VRF != nil {
 		if *req.VRF < 0 || *req.VRF > math.MaxUint32 {
 			errs = append(errs, invalid("vrf %d: must lie in %d..%d", *req.VRF, network.MinVRF, network.MaxVRF))
@@ -230,10 +237,8 @@ func (req *networkUpdateRequest) library(force bool) (network.UpdateRequest, err
 	if out.ID == "" {
 		errs = append(errs, invalid("id is required: it names the network to update"))
 	}
-	out.Prefixes = parsePrefixes("prefixes", req.Prefixes, &errs)
-	out.DestinationPrefixes = parsePrefixes("destinationprefixes", req.DestinationPrefixes, &errs)
-	out.AdditionalAnnouncableCIDRs = parsePrefixes("additionalAnnouncableCIDRs", req.AdditionalAnnouncableCIDRs, &errs)
-	out.DefaultChildPrefixLength = childLengths("defaultchildprefixlength", req.DefaultChildPrefixLength, &errs)
+	out.Prefixes, out.DestinationPrefixes, out.AdditionalAnnouncableCIDRs, out.DefaultChildPrefixLength = parseNetworkPrefixes(
+		req.Prefixes, req.DestinationPrefixes, req.AdditionalAnnouncableCIDRs, req.DefaultChildPrefixLength, &errs)
 	return out, joinInvalid(errs)
 }
 
