@@ -9,7 +9,6 @@ import (
 	"os"
 	"strings"
 
-	"github.com/metalkit/metalkit"
 	"github.com/metalkit/metalkit/check"
 	"github.com/metalkit/metalkit/examples/internal/storeflag"
 )
@@ -31,16 +30,11 @@ func runCheck(ctx context.Context, spec string, repair bool, w io.Writer) (err e
 		return err
 	}
 	defer opened.Cleanup()
-	kit, err := metalkit.Open(opened.Store, nil)
+	kit, err := openKit(opened, nil)
 	if err != nil {
-		_ = opened.Store.Close()
 		return err
 	}
-	defer func() {
-		if cerr := kit.Close(); cerr != nil {
-			err = errors.Join(err, fmt.Errorf("closing the store: %w", cerr))
-		}
-	}()
+	defer closeKit(kit, &err)
 	where := opened.Kind + " store"
 	if opened.Path != "" {
 		where += " " + opened.Path

@@ -69,6 +69,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/metalkit/metalkit"
+	"github.com/metalkit/metalkit/audit"
 	"github.com/metalkit/metalkit/examples/apiserver/api"
 	"github.com/metalkit/metalkit/examples/apiserver/grpcapi"
 	"github.com/metalkit/metalkit/examples/internal/storeflag"
@@ -225,6 +226,24 @@ func newLogger(level string, w io.Writer) (*slog.Logger, error) {
 	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l})), nil
 }
 
+// openKit opens a kit with opts over the store of opened; when that fails
+// it closes the store.
+func openKit(opened *storeflag.Opened, opts *metalkit.Options) (*metalkit.Kit, error) {
+	kit, err := metalkit.Open(opened.Store, opts)
+	if err != nil {
+		_ = opened.Store.Close()
+		return nil, err
+	}
+	return kit, nil
+}
+
+// closeKit closes kit, and so its store, and joins a failure to *err.
+func closeKit(kit *metalkit.Kit, err *error) {
+	if cerr := kit.Close(); cerr != nil {
+		*err = errors.Join(*err, fmt.Errorf("closing the store: %w", cerr))
+	}
+}
+
 // run serves until ctx is done, then shuts down gracefully and closes the
 // store; with -check it checks the store instead (see runCheck).
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) (err error) {
@@ -256,16 +275,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	// library checks the partitions and projects of networks, IPs and
 	// switches against it.
 	cat := api.NewCatalog(opened.Store, nil)
-	kit, err := metalkit.Open(opened.Store, &metalkit.Options{Catalog: cat})
+	// The trail hides the passwords of the gRPC requests it records.
+	kit, err := openKit(opened, &metalkit.Options{Catalog: cat, Audit: &audit.Options{Redact: audit.RedactKeys(grpcapi.SecretFields...)}})
 	if err != nil {
-		_ = opened.Store.Close()
 		return err
 	}
-	defer func() {
-		if cerr := kit.Close(); cerr != nil {
-			err = errors.Join(err, fmt.Errorf("closing the store: %w", cerr))
-		}
-	}()
+	defer closeKit(kit, &err)
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	srv, err := api.New(kit, &api.Options{Keys: c.keys, Lifetime: c.lifetime, ProviderTenant: c.tenant, Logger: log, Registry: reg, Catalog: cat})

@@ -12,7 +12,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -30,6 +29,7 @@ import (
 	"github.com/metalkit/metalkit/backends"
 	"github.com/metalkit/metalkit/backends/boltstore"
 	"github.com/metalkit/metalkit/examples/apiserver/api"
+	"github.com/metalkit/metalkit/examples/internal/logbuf"
 	"github.com/metalkit/metalkit/examples/internal/testcert"
 	"github.com/metalkit/metalkit/machine"
 )
@@ -153,7 +153,7 @@ func startProgram(t *testing.T, args ...string) string {
 	grpcAddr := net.JoinHostPort("127.0.0.1", strconv.Itoa(freePort(t)))
 	httpAddr := net.JoinHostPort("127.0.0.1", strconv.Itoa(freePort(t)))
 	ctx, cancel := context.WithCancel(context.Background())
-	logs := &syncBuffer{}
+	logs := &logbuf.Buffer{}
 	done := make(chan error, 1)
 	go func() {
 		done <- run(ctx, append([]string{"-hmac-admin", "k", "-store", "memory", "-listen", httpAddr, "-grpc-listen", grpcAddr}, args...),
@@ -237,25 +237,6 @@ func freePort(t *testing.T) int {
 	return l.Addr().(*net.TCPAddr).Port
 }
 
-// syncBuffer is a bytes.Buffer safe for the process's writes and the
-// test's reads.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // TestProgramShutsDownCleanly builds the program, serves a bbolt file on
 // free loopback ports, and stops it with SIGTERM while a request is still
 // sending its body and a machine waits on a gRPC Wait stream: the request
@@ -279,7 +260,7 @@ func TestProgramShutsDownCleanly(t *testing.T) {
 	dbPath := filepath.Join(dir, "state.db")
 	var addr, grpcAddr string
 	var cmd *exec.Cmd
-	logs := &syncBuffer{}
+	logs := &logbuf.Buffer{}
 	for attempt := 0; attempt < 3; attempt++ {
 		addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(freePort(t)))
 		grpcAddr = net.JoinHostPort("127.0.0.1", strconv.Itoa(freePort(t)))

@@ -22,6 +22,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/metalkit/metalkit"
+	"github.com/metalkit/metalkit/audit"
 	"github.com/metalkit/metalkit/errdefs"
 	"github.com/metalkit/metalkit/examples/apiserver/api"
 	"github.com/metalkit/metalkit/examples/apiserver/grpcapi"
@@ -57,14 +58,6 @@ type lab struct {
 	conn   *grpc.ClientConn
 }
 
-// The HMAC users' e-mail addresses, which the API server names as the
-// actors of their changes; the lab's own library calls (see kitcalls.go)
-// name the same users.
-const (
-	adminUser = "metal-admin@metal-stack.io"
-	editUser  = "metal-edit@metal-stack.io"
-)
-
 // startLab opens the store c names, starts the API server and the gRPC
 // services on loopback listeners of their own, and connects the clients.
 // The caller closes the lab.
@@ -93,7 +86,8 @@ func startLab(c *config, stderr io.Writer) (_ *lab, err error) {
 	// ids; the server checks signatures against the wall clock, as metal-go
 	// signs with it.
 	l.cat = api.NewCatalog(l.opened.Store, &api.CatalogOptions{Clock: l.now, IDs: l.newID})
-	l.kit, err = metalkit.Open(l.opened.Store, &metalkit.Options{Clock: l.now, IDs: l.newID, Catalog: l.cat})
+	l.kit, err = metalkit.Open(l.opened.Store, &metalkit.Options{Clock: l.now, IDs: l.newID, Catalog: l.cat,
+		Audit: &audit.Options{Redact: audit.RedactKeys(grpcapi.SecretFields...)}})
 	if err != nil {
 		_ = l.opened.Store.Close()
 		return nil, err

@@ -7,6 +7,8 @@ import (
 	"io"
 
 	v1 "github.com/metal-stack/metal-api/pkg/api/v1"
+	mclient "github.com/metal-stack/metal-go/api/client/machine"
+	"github.com/metal-stack/metal-go/api/models"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/metalkit/metalkit/machine"
@@ -104,6 +106,28 @@ func (m *labMachine) stopWaiting() {
 	m.stop()
 	<-m.waited
 	m.stop = nil
+}
+
+// allocate allocates m as the project's user (metalctl machine create --id
+// <id> --hostname test ...): into the child network networkID, which gives
+// it one IP per address family.
+func (l *lab) allocate(ctx context.Context, m *labMachine, projectID, networkID string) error {
+	resp, err := l.edit.Machine().AllocateMachine(mclient.NewAllocateMachineParamsWithContext(ctx).WithBody(&models.V1MachineAllocateRequest{
+		UUID: m.id, Name: hostname, Description: "the test machine", Hostname: hostname,
+		Projectid: ptr(projectID), Partitionid: ptr(partitionID), Sizeid: ptr(sizeID), Imageid: ptr(imageID),
+		Networks: []*models.V1MachineAllocationNetwork{{Networkid: ptr(networkID)}},
+	}), nil)
+	if err != nil {
+		return fmt.Errorf("allocating machine %s: %w", m.id, err)
+	}
+	var ips []string
+	if a := resp.Payload.Allocation; a != nil {
+		for _, n := range a.Networks {
+			ips = append(ips, n.Ips...)
+		}
+	}
+	l.log.Info("lab: machine allocated", "machine", m.id, "hostname", hostname, "ips", ips)
+	return nil
 }
 
 // install plays m's metal-hammer once its Wait stream has ended: the event

@@ -26,13 +26,14 @@
 //     JSON of FRR's `show bgp vrf all neighbors json` as metal-core reads
 //     it.
 //
-// The API server has no size and no machine routes yet: creating the size,
-// allocating the machine and reading the machines for the connected-machines
-// view call the kit the program holds (see kitcalls.go).
+// Every step goes over the wire: the lab holds the kit only to serve it,
+// and to check the store once the servers have stopped.
 //
 // It prints, as metalctl prints them: the super network, the child
 // network and the two IPs as YAML, then the `switch connected-machines -o
-// wide` table. At the end it checks the consistency of the whole store.
+// wide` table, built as metalctl builds it from the switches and the
+// machines (with their IPMI data) it finds through metal-go. At the end it
+// checks the consistency of the whole store.
 //
 // Usage:
 //

@@ -12,8 +12,10 @@ import (
 	nwclient "github.com/metal-stack/metal-go/api/client/network"
 	"github.com/metal-stack/metal-go/api/client/partition"
 	"github.com/metal-stack/metal-go/api/client/project"
+	"github.com/metal-stack/metal-go/api/client/size"
 	"github.com/metal-stack/metal-go/api/models"
 
+	"github.com/metalkit/metalkit/machine"
 	"github.com/metalkit/metalkit/network"
 )
 
@@ -98,7 +100,7 @@ func play(ctx context.Context, c *config, out, stderr io.Writer) (err error) {
 	p.yaml("IP with address family IPv6", v6)
 
 	m1 := ms[0]
-	if err := l.allocateMachine(ctx, m1.id, projectID, *child.ID); err != nil {
+	if err := l.allocate(ctx, m1, projectID, *child.ID); err != nil {
 		return err
 	}
 	if err := l.install(ctx, m1); err != nil {
@@ -156,8 +158,9 @@ func (p *printer) yaml(title string, v any) {
 }
 
 // setupCatalog creates, as the operator, the partition with its boot
-// configuration, the project, the image and the size. It returns the
-// project's id.
+// configuration, the project, the image and the size v1-small-x86
+// (metalctl size create): 1 to 4 cores, 1 to 4 GiB of memory, 1 to 100 GiB
+// of storage. It returns the project's id.
 func (l *lab) setupCatalog(ctx context.Context) (string, error) {
 	_, err := l.admin.Partition().CreatePartition(partition.NewCreatePartitionParamsWithContext(ctx).WithBody(&models.V1PartitionCreateRequest{
 		ID: ptr(partitionID), Name: "mini-lab", Description: "the partition of the mini-lab",
@@ -179,7 +182,15 @@ func (l *lab) setupCatalog(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("creating image %s: %w", imageID, err)
 	}
-	if err := l.createSize(ctx); err != nil {
+	_, err = l.admin.Size().CreateSize(size.NewCreateSizeParamsWithContext(ctx).WithBody(&models.V1SizeCreateRequest{
+		ID: ptr(sizeID), Name: sizeID, Description: "the machines of the mini-lab",
+		Constraints: []*models.V1SizeConstraint{
+			{Type: ptr(string(machine.CoreConstraint)), Min: 1, Max: 4},
+			{Type: ptr(string(machine.MemoryConstraint)), Min: 1 << 30, Max: 4 << 30},
+			{Type: ptr(string(machine.StorageConstraint)), Min: 1 << 30, Max: 100 << 30},
+		},
+	}), nil)
+	if err != nil {
 		return "", fmt.Errorf("creating size %s: %w", sizeID, err)
 	}
 	l.log.Info("lab: partition, project, image and size created", "partition", partitionID, "project", projectID)
@@ -265,3 +276,13 @@ func (l *lab) checkStore(ctx context.Context) error {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// deref returns *p, or the zero value for nil: what metal-go's models
+// leave out.
+func deref[T any](p *T) T {
+	var zero T
+	if p == nil {
+		return zero
+	}
+	return *p
+}

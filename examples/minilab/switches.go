@@ -4,9 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"strings"
 	"time"
 
+	mclient "github.com/metal-stack/metal-go/api/client/machine"
 	swclient "github.com/metal-stack/metal-go/api/client/switch_operations"
 	"github.com/metal-stack/metal-go/api/models"
 
@@ -164,4 +166,91 @@ func frrNeighbors(sw *models.V1SwitchResponse, hostnames map[string]string, up t
 		}
 	}
 	return json.MarshalIndent(vrfs, "", "  ")
+}
+
+// connectedMachines prints the partition's switches with the machines
+// connected to them as `metalctl switch connected-machines -o wide` does:
+// it finds the partition's switches and, with their IPMI data (for the
+// serials), its machines through metal-go, and shapes them into the
+// inputs of switchstate.ConnectedMachines.
+func (l *lab) connectedMachines(ctx context.Context, w io.Writer) error {
+	sws, err := l.edit.SwitchOperations().FindSwitches(swclient.NewFindSwitchesParamsWithContext(ctx).WithBody(&models.V1SwitchFindRequest{
+		Partitionid: partitionID,
+	}), nil)
+	if err != nil {
+		return fmt.Errorf("finding the switches: %w", err)
+	}
+	ms, err := l.edit.Machine().FindIPMIMachines(mclient.NewFindIPMIMachinesParamsWithContext(ctx).WithBody(&models.V1MachineFindRequest{
+		PartitionID: partitionID,
+	}), nil)
+	if err != nil {
+		return fmt.Errorf("finding the machines: %w", err)
+	}
+	switches := make([]*switchstate.Switch, len(sws.Payload))
+	for i, sw := range sws.Payload {
+		switches[i] = viewSwitch(sw)
+	}
+	infos := make(map[string]switchstate.MachineInfo, len(ms.Payload))
+	for _, m := range ms.Payload {
+		infos[deref(m.ID)] = machineInfo(m)
+	}
+	rows, err := switchstate.ConnectedMachines(switches, infos, switchstate.ViewOptions{Wide: true, Now: l.now()})
+	if err != nil {
+		return err
+	}
+	return switchstate.RenderConnectedMachines(w, rows, true)
+}
+
+// viewSwitch is what the connected-machines view reads of a switch: its
+// partition and rack, its ports with their states and BGP sessions, and
+// its connections.
+func viewSwitch(sw *models.V1SwitchResponse) *switchstate.Switch {
+	out := &switchstate.Switch{ID: deref(sw.ID), RackID: deref(sw.RackID)}
+	if sw.Partition != nil {
+		out.PartitionID = deref(sw.Partition.ID)
+	}
+	for _, n := range sw.Nics {
+		if n != nil {
+			out.Nics = append(out.Nics, viewNic(n))
+		}
+	}
+	for _, c := range sw.Connections {
+		if c != nil && c.Nic != nil {
+			out.Connections = append(out.Connections, switchstate.Connection{Nic: viewNic(c.Nic), MachineID: c.MachineID})
+		}
+	}
+	return out
+}
+
+func viewNic(n *models.V1SwitchNic) switchstate.Nic {
+	out := switchstate.Nic{
+		MAC: deref(n.Mac), Name: deref(n.Name), Identifier: deref(n.Identifier),
+		Vrf: switchstate.PortVRF(n.Vrf), Actual: switchstate.PortState(deref(n.Actual)),
+	}
+	if b := n.BgpPortState; b != nil {
+		out.BGPPortState = &switchstate.BGPPortState{
+			Neighbor: deref(b.Neighbor), PeerGroup: deref(b.PeerGroup), VrfName: deref(b.VrfName),
+			BgpState: switchstate.BGPState(deref(b.BgpState)), BgpTimerUpEstablished: deref(b.BgpTimerUpEstablished),
+			SentPrefixCounter: deref(b.SentPrefixCounter), AcceptedPrefixCounter: deref(b.AcceptedPrefixCounter),
+		}
+	}
+	return out
+}
+
+// machineInfo is what the connected-machines view shows of a machine.
+func machineInfo(m *models.V1MachineIPMIResponse) switchstate.MachineInfo {
+	out := switchstate.MachineInfo{Rack: m.Rackid}
+	if m.Partition != nil {
+		out.Partition = deref(m.Partition.ID)
+	}
+	if m.Size != nil {
+		out.Size = deref(m.Size.ID)
+	}
+	if m.Allocation != nil {
+		out.Hostname = deref(m.Allocation.Hostname)
+	}
+	if m.Ipmi != nil && m.Ipmi.Fru != nil {
+		out.ProductSerial, out.ChassisSerial = m.Ipmi.Fru.ProductSerial, m.Ipmi.Fru.ChassisPartSerial
+	}
+	return out
 }

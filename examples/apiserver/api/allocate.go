@@ -119,8 +119,7 @@ func (s *Server) prepareAllocation(ctx context.Context, req *machine.AllocateReq
 		}
 		req.ImageID = img.ID
 		if id := req.FilesystemLayoutID; id != "" {
-			var l filesystemLayout
-			if err := getJSON(tx.Backend(), bucketFilesystemLayout, "filesystem layout", id, &l); err != nil {
+			if _, err := layouts.get(tx.Backend(), id); err != nil {
 				return fmt.Errorf("filesystemlayoutid: %w", err)
 			}
 		}
@@ -164,16 +163,10 @@ func (s *Server) prepareAllocation(ctx context.Context, req *machine.AllocateReq
 // changedMachine answers the machine a change returned with status, its
 // references read in a transaction of their own, or err.
 func (s *Server) changedMachine(w http.ResponseWriter, r *http.Request, status int, m *machine.Machine, err error) {
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
 	var out *machineResponse
-	err = s.kit.View(r.Context(), func(tx *metalkit.Tx) error {
-		var err error
-		out, err = newRefs(tx).machine(m)
-		return err
-	})
+	if err == nil {
+		out, err = kitView(r.Context(), s.kit, func(tx *metalkit.Tx) (*machineResponse, error) { return newRefs(tx).machine(m) })
+	}
 	s.reply(w, r, status, out, err)
 }
 

@@ -64,22 +64,20 @@ func (fr *firewallRulesJSON) library() (*machine.FirewallRules, []error) {
 		return nil, nil
 	}
 	out := &machine.FirewallRules{}
-	var errs, e []error
+	var errs []error
 	for i, rule := range fr.Egress {
 		f := "firewall_rules.egress[" + strconv.Itoa(i) + "]"
-		er := machine.EgressRule{Protocol: machine.Protocol(rule.Protocol), Ports: rule.Ports, Comment: rule.Comment}
-		er.To, e = parsePrefixes(f+".to", rule.To)
-		errs = append(errs, e...)
-		out.Egress = append(out.Egress, er)
+		out.Egress = append(out.Egress, machine.EgressRule{
+			Protocol: machine.Protocol(rule.Protocol), Ports: rule.Ports, Comment: rule.Comment,
+			To: parsePrefixes(f+".to", rule.To, &errs),
+		})
 	}
 	for i, rule := range fr.Ingress {
 		f := "firewall_rules.ingress[" + strconv.Itoa(i) + "]"
-		ir := machine.IngressRule{Protocol: machine.Protocol(rule.Protocol), Ports: rule.Ports, Comment: rule.Comment}
-		ir.To, e = parsePrefixes(f+".to", rule.To)
-		errs = append(errs, e...)
-		ir.From, e = parsePrefixes(f+".from", rule.From)
-		errs = append(errs, e...)
-		out.Ingress = append(out.Ingress, ir)
+		out.Ingress = append(out.Ingress, machine.IngressRule{
+			Protocol: machine.Protocol(rule.Protocol), Ports: rule.Ports, Comment: rule.Comment,
+			To: parsePrefixes(f+".to", rule.To, &errs), From: parsePrefixes(f+".from", rule.From, &errs),
+		})
 	}
 	return out, errs
 }

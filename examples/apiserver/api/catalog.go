@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"time"
 
 	"github.com/google/uuid"
@@ -145,12 +146,7 @@ func (c *Catalog) Image(ctx context.Context, imageID, role, sizeID string) error
 	if err := limits.OptionalID("size id", sizeID); err != nil {
 		return err
 	}
-	var img *image
-	err := c.view(ctx, func(tx backends.Tx) error {
-		var err error
-		img, err = latestImageTx(tx, imageID)
-		return err
-	})
+	img, err := viewValue(ctx, c, func(tx backends.Tx) (*image, error) { return latestImageTx(tx, imageID) })
 	if err != nil {
 		return err
 	}
@@ -188,13 +184,17 @@ func getJSON(tx backends.Tx, bucket, kind, id string, v any) error {
 	return nil
 }
 
-// has reports whether bucket holds id.
-func has(tx backends.Tx, bucket, id string) (bool, error) {
+// checkNew returns nil when bucket does not hold id yet, else an error of
+// class conflict that names kind and id.
+func checkNew(tx backends.Tx, bucket, kind, id string) error {
 	_, err := tx.Get(bucket, []byte(id))
-	if errors.Is(err, backends.ErrNotFound) {
-		return false, nil
+	switch {
+	case errors.Is(err, backends.ErrNotFound):
+		return nil
+	case err != nil:
+		return err
 	}
-	return err == nil, err
+	return conflict("%s %s already exists", kind, quote(id))
 }
 
 // putJSON stores v as JSON under id in bucket.
@@ -204,6 +204,130 @@ func putJSON(tx backends.Tx, bucket, id string, v any) error {
 		return err
 	}
 	return tx.Put(bucket, []byte(id), b)
+}
+
+// kind is a kind of the catalog's entities, stored as JSON in a bucket of
+// its own under their ids. Its changes are recorded as events with detail
+// "<name>.create" (.update, .delete) and path "<name>/<id>".
+type kind[T any] struct {
+	// name names the kind in messages and in the audit trail.
+	name   string
+	bucket string
+}
+
+// The kinds of the catalog's entities.
+var (
+	partitions = kind[partition]{"partition", bucketPartition}
+	projects   = kind[project]{"project", bucketProject}
+	images     = kind[image]{"image", bucketImage}
+	layouts    = kind[filesystemLayout]{"filesystem layout", bucketFilesystemLayout}
+)
+
+// get reads entity id, an error matching errdefs.ErrNotFound when there
+// is none (see getJSON).
+func (k kind[T]) get(tx backends.Tx, id string) (*T, error) {
+	var v T
+	if err := getJSON(tx, k.bucket, k.name, id, &v); err != nil {
+		return nil, err
+	}
+	return &v, nil
+}
+
+// list reads every entity, in id order. One scan.
+func (k kind[T]) list(tx backends.Tx) ([]*T, error) { return listJSON[T](tx, k.bucket, k.name) }
+
+// create stores v, validated by the caller, as the new entity id with the
+// created times stamp sets, recording body. An entity with that id is a
+// conflict. One transaction.
+func (k kind[T]) create(ctx context.Context, c *Catalog, id string, body any, v *T, stamp func(*T)) (*T, error) {
+	return updateValue(ctx, c, k.name+".create", k.name+"/"+id, body, func(tx backends.Tx) (*T, error) {
+		if err := checkNew(tx, k.bucket, k.name, id); err != nil {
+			return nil, err
+		}
+		out := *v
+		stamp(&out)
+		return &out, putJSON(tx, k.bucket, id, &out)
+	})
+}
+
+// update reads entity id, changes it with change (which returns every
+// problem of the result) and stores it, recording body. One transaction.
+func (k kind[T]) update(ctx context.Context, c *Catalog, id string, body any, change func(*T) error) (*T, error) {
+	if err := limits.ID("id", id); err != nil {
+		return nil, err
+	}
+	return updateValue(ctx, c, k.name+".update", k.name+"/"+id, body, func(tx backends.Tx) (*T, error) {
+		v, err := k.get(tx, id)
+		if err != nil {
+			return nil, err
+		}
+		if err := change(v); err != nil {
+			return nil, err
+		}
+		return v, putJSON(tx, k.bucket, id, v)
+	})
+}
+
+// delete removes entity id unless inUse, reading in the same
+// transaction, says why it cannot go. It returns the removed entity. One
+// transaction.
+func (k kind[T]) delete(ctx context.Context, c *Catalog, id string, inUse func(tx backends.Tx) error) (*T, error) {
+	if err := limits.ID("id", id); err != nil {
+		return nil, err
+	}
+	return updateValue(ctx, c, k.name+".delete", k.name+"/"+id, map[string]string{"id": id}, func(tx backends.Tx) (*T, error) {
+		v, err := k.get(tx, id)
+		if err != nil {
+			return nil, err
+		}
+		if err := inUse(tx); err != nil {
+			return nil, err
+		}
+		return v, tx.Delete(k.bucket, []byte(id))
+	})
+}
+
+// listAll answers every entity of k, in id order. One scan.
+func listAll[T any](s *Server, w http.ResponseWriter, r *http.Request, k kind[T]) {
+	all, err := viewValue(r.Context(), s.cat, k.list)
+	s.reply(w, r, http.StatusOK, all, err)
+}
+
+// getOne answers the entity of k the path names.
+func getOne[T any](s *Server, w http.ResponseWriter, r *http.Request, k kind[T]) {
+	id := r.PathValue("id")
+	v, err := viewValue(r.Context(), s.cat, func(tx backends.Tx) (*T, error) { return k.get(tx, id) })
+	s.reply(w, r, http.StatusOK, v, err)
+}
+
+// matching returns the entities of all that match, in order; none gives
+// an empty slice.
+func matching[T any](all []*T, match func(*T) bool) []*T {
+	out := []*T{}
+	for _, e := range all {
+		if match(e) {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// saved answers, with status, what save makes of the body of r decoded
+// as a B, or the first error.
+func saved[B, T any](s *Server, w http.ResponseWriter, r *http.Request, status int, save func(context.Context, *B) (T, error)) {
+	var body B
+	err := decodeBody(r, &body)
+	var v T
+	if err == nil {
+		v, err = save(r.Context(), &body)
+	}
+	s.reply(w, r, status, v, err)
+}
+
+// withChecks gives save the problems check finds in the request (the
+// server's URL checks).
+func withChecks[B, T any](check func(context.Context, *B) []error, save func(context.Context, *B, []error) (T, error)) func(context.Context, *B) (T, error) {
+	return func(ctx context.Context, body *B) (T, error) { return save(ctx, body, check(ctx, body)) }
 }
 
 // listJSON decodes every value of bucket, in id order. One scan.
@@ -222,30 +346,10 @@ func listJSON[T any](tx backends.Tx, bucket, kind string) ([]*T, error) {
 
 // viewValue runs fn in one read-only transaction and returns its result.
 func viewValue[T any](ctx context.Context, c *Catalog, fn func(tx backends.Tx) (T, error)) (T, error) {
-	var out T
-	err := c.view(ctx, func(tx backends.Tx) error {
-		var err error
-		out, err = fn(tx)
-		return err
-	})
-	if err != nil {
-		var zero T
-		return zero, err
-	}
-	return out, nil
+	return resultOf(func(f func(backends.Tx) error) error { return c.view(ctx, f) }, fn)
 }
 
 // updateValue commits fn as one recorded change and returns its result.
 func updateValue[T any](ctx context.Context, c *Catalog, detail, path string, body any, fn func(tx backends.Tx) (T, error)) (T, error) {
-	var out T
-	err := c.update(ctx, detail, path, body, func(tx backends.Tx) error {
-		var err error
-		out, err = fn(tx)
-		return err
-	})
-	if err != nil {
-		var zero T
-		return zero, err
-	}
-	return out, nil
+	return resultOf(func(f func(backends.Tx) error) error { return c.update(ctx, detail, path, body, f) }, fn)
 }

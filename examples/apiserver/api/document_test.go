@@ -176,14 +176,7 @@ func TestResponsesFollowTheDocument(t *testing.T) {
 	} {
 		code, body := h.raw(c.method, c.path, []byte(c.body), api.AuthTypeAdmin, adminKey, time.Now())
 		require.Equal(t, c.status, code, "%s %s: %s", c.method, c.path, body)
-		var v any
-		require.NoError(t, json.Unmarshal(body, &v))
-		s := &schema{Ref: "#/definitions/" + c.definition}
-		if c.list {
-			s = &schema{Type: "array", Items: s}
-			require.NotEmpty(t, v, "%s %s", c.method, c.path)
-		}
-		require.Empty(t, conform(defs, s, v, c.method+" "+c.path), "%s", body)
+		requireConforms(t, defs, c.definition, c.list, body, c.method+" "+c.path)
 	}
 }
 
@@ -235,13 +228,20 @@ func TestMachineResponsesFollowTheDocument(t *testing.T) {
 	} {
 		code, body := l.h.raw(c.method, c.path, []byte(c.body), api.AuthTypeAdmin, adminKey, time.Now())
 		require.Less(t, code, 300, "%s %s: %s", c.method, c.path, body)
-		var v any
-		require.NoError(t, json.Unmarshal(body, &v))
-		s := &schema{Ref: "#/definitions/" + c.definition}
-		if c.list {
-			s = &schema{Type: "array", Items: s}
-			require.NotEmpty(t, v, "%s %s", c.method, c.path)
-		}
-		require.Empty(t, conform(defs, s, v, c.method+" "+c.path), "%s", body)
+		requireConforms(t, defs, c.definition, c.list, body, c.method+" "+c.path)
 	}
+}
+
+// requireConforms checks that body, the answer of what, is the JSON of
+// definition of defs, or with list a non-empty array of it.
+func requireConforms(t *testing.T, defs map[string]*schema, definition string, list bool, body []byte, what string) {
+	t.Helper()
+	var v any
+	require.NoError(t, json.Unmarshal(body, &v))
+	s := &schema{Ref: "#/definitions/" + definition}
+	if list {
+		s = &schema{Type: "array", Items: s}
+		require.NotEmpty(t, v, "%s", what)
+	}
+	require.Empty(t, conform(defs, s, v, what), "%s", body)
 }

@@ -108,8 +108,5 @@ func (c *Catalog) PutFilesystemLayout(ctx context.Context, layoutJSON []byte) er
 }
 
 func (s *Server) listFilesystemLayouts(w http.ResponseWriter, r *http.Request) {
-	ls, err := viewValue(r.Context(), s.cat, func(tx backends.Tx) ([]*filesystemLayout, error) {
-		return listJSON[filesystemLayout](tx, bucketFilesystemLayout, "filesystem layout")
-	})
-	s.reply(w, r, http.StatusOK, ls, err)
+	listAll(s, w, r, layouts)
 }

@@ -17,13 +17,10 @@ func (s *Server) listFirewalls(w http.ResponseWriter, r *http.Request) {
 // findFirewalls applies the machine filters; the role is always firewall
 // (as in metal-api, a given allocation_role is overridden).
 func (s *Server) findFirewalls(w http.ResponseWriter, r *http.Request) {
-	var req machineFindRequest
-	if err := decodeFind(r, &req); err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	req.AllocationRole = nil
-	f, err := req.filter()
+	f, err := findAs(r, func(req *machineFindRequest) (machine.Filter, error) {
+		req.AllocationRole = nil
+		return req.filter()
+	})
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -36,17 +33,15 @@ func (s *Server) findFirewalls(w http.ResponseWriter, r *http.Request) {
 // found.
 func (s *Server) getFirewall(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
-	var out *machineResponse
-	err := s.kit.View(r.Context(), func(tx *metalkit.Tx) error {
+	out, err := kitView(r.Context(), s.kit, func(tx *metalkit.Tx) (*machineResponse, error) {
 		m, err := tx.Machines.Get(id)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if !m.IsFirewall() {
-			return notFound("machine %s is not a firewall", quote(id))
+			return nil, notFound("machine %s is not a firewall", quote(id))
 		}
-		out, err = newRefs(tx).machine(m)
-		return err
+		return newRefs(tx).machine(m)
 	})
 	s.reply(w, r, http.StatusOK, out, err)
 }

@@ -15,6 +15,7 @@ import (
 	metalgo "github.com/metal-stack/metal-go"
 	"github.com/metal-stack/metal-lib/httperrors"
 	"github.com/metal-stack/security"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/metalkit/metalkit"
@@ -133,6 +134,20 @@ func errorBody(t *testing.T, b []byte) *httperrors.HTTPErrorResponse {
 	var e httperrors.HTTPErrorResponse
 	require.NoError(t, json.Unmarshal(b, &e), "body %s", b)
 	return &e
+}
+
+// requireRawError sends body to method path signed with authType and key
+// now (see raw) and checks that the answer is an error of status in
+// metal-api's format whose message contains every one of want.
+func (h *harness) requireRawError(t *testing.T, authType, key, method, path, body string, status int, want ...string) {
+	t.Helper()
+	code, b := h.raw(method, path, []byte(body), authType, key, time.Now())
+	require.Equal(t, status, code, "body %s", b)
+	e := errorBody(t, b)
+	assert.Equal(t, status, e.StatusCode)
+	for _, w := range want {
+		assert.Contains(t, e.Message, w)
+	}
 }
 
 // httpError is what every metal-go error response carries.

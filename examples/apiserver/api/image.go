@@ -158,14 +158,6 @@ func (img *image) validate() []error {
 	return errs
 }
 
-func getImageTx(tx backends.Tx, id string) (*image, error) {
-	var img image
-	if err := getJSON(tx, bucketImage, "image", id, &img); err != nil {
-		return nil, err
-	}
-	return &img, nil
-}
-
 // matchingImagesTx returns the images id names, most recent first: with a
 // patch version exactly that version, else every version with the same
 // major and minor (metal-api's tilde match) of the same OS. One scan.
@@ -182,7 +174,7 @@ func matchingImagesTx(tx backends.Tx, id string) ([]*image, error) {
 	if err != nil {
 		return nil, notFound("no image for id %s: %v", quote(id), err)
 	}
-	all, err := listJSON[image](tx, bucketImage, "image")
+	all, err := images.list(tx)
 	if err != nil {
 		return nil, err
 	}
@@ -229,37 +221,16 @@ func (c *Catalog) createImage(ctx context.Context, req *imageRequest, urlErrs []
 	if err := joinInvalid(append(errs, urlErrs...)); err != nil {
 		return nil, err
 	}
-	return updateValue(ctx, c, "image.create", "image/"+img.ID, req, func(tx backends.Tx) (*image, error) {
-		if ok, err := has(tx, bucketImage, img.ID); err != nil || ok {
-			if err == nil {
-				err = conflict("image %s already exists", quote(img.ID))
-			}
-			return nil, err
-		}
-		out := *img
-		out.Created, out.Changed = now, now
-		return &out, putJSON(tx, bucketImage, out.ID, &out)
-	})
+	return images.create(ctx, c, img.ID, req, img, func(img *image) { img.Created, img.Changed = now, now })
 }
 
 // updateImage changes the given fields of an image (features only when
 // some are given). One transaction.
 func (c *Catalog) updateImage(ctx context.Context, req *imageRequest, urlErrs []error) (*image, error) {
-	id := deref(req.ID)
-	if err := limits.ID("id", id); err != nil {
-		return nil, err
-	}
-	return updateValue(ctx, c, "image.update", "image/"+id, req, func(tx backends.Tx) (*image, error) {
-		img, err := getImageTx(tx, id)
-		if err != nil {
-			return nil, err
-		}
+	return images.update(ctx, c, deref(req.ID), req, func(img *image) error {
 		errs := append(req.apply(img), img.validate()...)
-		if err := joinInvalid(append(errs, urlErrs...)); err != nil {
-			return nil, err
-		}
 		img.Changed = c.now()
-		return img, putJSON(tx, bucketImage, id, img)
+		return joinInvalid(append(errs, urlErrs...))
 	})
 }
 
@@ -297,22 +268,15 @@ func (c *Catalog) imageUsers(ctx context.Context, tx backends.Tx) (map[string][]
 // deleteImage removes an image that no allocated machine uses (metal-api
 // refuses such a delete too). One transaction.
 func (c *Catalog) deleteImage(ctx context.Context, id string) (*image, error) {
-	if err := limits.ID("id", id); err != nil {
-		return nil, err
-	}
-	return updateValue(ctx, c, "image.delete", "image/"+id, map[string]string{"id": id}, func(tx backends.Tx) (*image, error) {
-		img, err := getImageTx(tx, id)
-		if err != nil {
-			return nil, err
-		}
+	return images.delete(ctx, c, id, func(tx backends.Tx) error {
 		users, err := c.imageUsers(ctx, tx)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		if ms := users[id]; len(ms) > 0 {
-			return nil, conflict("image %s is in use by %d machines (%s); free them or reinstall them with another image first", quote(id), len(ms), idList(ms))
+			return conflict("image %s is in use by %d machines (%s); free them or reinstall them with another image first", quote(id), len(ms), idList(ms))
 		}
-		return img, tx.Delete(bucketImage, []byte(id))
+		return nil
 	})
 }
 
@@ -335,28 +299,12 @@ func (c *Catalog) withUsers(ctx context.Context, tx backends.Tx, imgs []*image) 
 }
 
 // listImages answers every image; with show-usage=true each says which
-// machines use it, read in the same transaction.
+// machines use it.
 func (s *Server) listImages(w http.ResponseWriter, r *http.Request) {
-	usage, err := showUsage(r)
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	imgs, err := viewValue(r.Context(), s.cat, func(tx backends.Tx) ([]*image, error) {
-		imgs, err := listJSON[image](tx, bucketImage, "image")
-		if err != nil || !usage {
-			return imgs, err
-		}
-		return imgs, s.cat.withUsers(r.Context(), tx, imgs)
-	})
-	s.reply(w, r, http.StatusOK, imgs, err)
+	s.answerImages(w, r, func(*image) bool { return true })
 }
 
-func (s *Server) getImage(w http.ResponseWriter, r *http.Request) {
-	id := r.PathValue("id")
-	img, err := viewValue(r.Context(), s.cat, func(tx backends.Tx) (*image, error) { return getImageTx(tx, id) })
-	s.reply(w, r, http.StatusOK, img, err)
-}
+func (s *Server) getImage(w http.ResponseWriter, r *http.Request) { getOne(s, w, r, images) }
 
 func (s *Server) latestImage(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
@@ -376,22 +324,23 @@ func (s *Server) findImages(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
+	s.answerImages(w, r, f.match)
+}
+
+// answerImages answers the images match selects; with show-usage=true
+// each says which machines use it, read in the same transaction.
+func (s *Server) answerImages(w http.ResponseWriter, r *http.Request, match func(*image) bool) {
 	usage, err := showUsage(r)
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
 	imgs, err := viewValue(r.Context(), s.cat, func(tx backends.Tx) ([]*image, error) {
-		all, err := listJSON[image](tx, bucketImage, "image")
+		all, err := images.list(tx)
 		if err != nil {
 			return nil, err
 		}
-		out := []*image{}
-		for _, img := range all {
-			if f.match(img) {
-				out = append(out, img)
-			}
-		}
+		out := matching(all, match)
 		if !usage {
 			return out, nil
 		}
@@ -412,23 +361,11 @@ func (s *Server) checkImageURL(ctx context.Context, req *imageRequest) []error {
 }
 
 func (s *Server) createImage(w http.ResponseWriter, r *http.Request) {
-	var req imageRequest
-	if err := decodeBody(r, &req); err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	img, err := s.cat.createImage(r.Context(), &req, s.checkImageURL(r.Context(), &req))
-	s.reply(w, r, http.StatusCreated, img, err)
+	saved(s, w, r, http.StatusCreated, withChecks(s.checkImageURL, s.cat.createImage))
 }
 
 func (s *Server) updateImage(w http.ResponseWriter, r *http.Request) {
-	var req imageRequest
-	if err := decodeBody(r, &req); err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	img, err := s.cat.updateImage(r.Context(), &req, s.checkImageURL(r.Context(), &req))
-	s.reply(w, r, http.StatusOK, img, err)
+	saved(s, w, r, http.StatusOK, withChecks(s.checkImageURL, s.cat.updateImage))
 }
 
 func (s *Server) deleteImage(w http.ResponseWriter, r *http.Request) {

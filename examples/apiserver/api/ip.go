@@ -43,13 +43,7 @@ func newIPResponse(ip *network.IP) *ipResponse {
 	}
 }
 
-func newIPResponses(ips []*network.IP) []*ipResponse {
-	out := make([]*ipResponse, len(ips))
-	for i, ip := range ips {
-		out[i] = newIPResponse(ip)
-	}
-	return out
-}
+func newIPResponses(ips []*network.IP) []*ipResponse { return mapAll(ips, newIPResponse) }
 
 // parseAddr parses the address that field gives.
 func parseAddr(field, s string) (netip.Addr, error) {
@@ -142,28 +136,33 @@ type ipFindRequest struct {
 }
 
 // ipFilters are the IP filters the server applies.
-const ipFilters = "ipaddress, networkid, projectid, machineid, type, tags (all of them) and addressfamily"
+const ipFilters = "ipaddress, allocationuuid, networkprefix, networkid, projectid, name, machineid, type, " +
+	"tags (all of them) and addressfamily"
 
 // filter returns the library's filter and the address to look up, if
 // one is given.
 func (req *ipFindRequest) filter() (network.IPFilter, netip.Addr, error) {
 	c := &filters{kind: "IPs", supported: ipFilters}
 	f := network.IPFilter{
-		NetworkID:     deref(req.NetworkID),
-		ProjectID:     deref(req.ProjectID),
-		MachineID:     deref(req.MachineID),
-		Type:          network.IPType(deref(req.Type)),
-		Tags:          req.Tags,
-		AddressFamily: network.AddressFamily(deref(req.AddressFamily)),
-	}
-	if givenString(req.AllocationUUID) {
-		c.refuse("allocationuuid", "the library does not search IPs by allocation id")
+		NetworkID:      deref(req.NetworkID),
+		ProjectID:      deref(req.ProjectID),
+		MachineID:      deref(req.MachineID),
+		Type:           network.IPType(deref(req.Type)),
+		Tags:           req.Tags,
+		AddressFamily:  network.AddressFamily(deref(req.AddressFamily)),
+		AllocationUUID: deref(req.AllocationUUID),
+		Name:           deref(req.Name),
 	}
 	if givenString(req.NetworkPrefix) {
-		c.refuse("networkprefix", "the library does not search IPs by the prefix they lie in")
-	}
-	if givenString(req.Name) {
-		c.refuse("name", "the library does not search IPs by name")
+		p, err := netip.ParsePrefix(*req.NetworkPrefix)
+		switch {
+		case err != nil:
+			c.bad(invalid("networkprefix %s is not a prefix: %v", quote(*req.NetworkPrefix), err))
+		case p != p.Masked():
+			c.bad(invalid("networkprefix %s has host bits set; want %s", quote(*req.NetworkPrefix), p.Masked()))
+		default:
+			f.ParentPrefix = p
+		}
 	}
 	if f.AddressFamily != "" {
 		fam, err := network.ParseAddressFamily(string(f.AddressFamily))
@@ -181,25 +180,21 @@ func (req *ipFindRequest) filter() (network.IPFilter, netip.Addr, error) {
 
 func (s *Server) listIPs(w http.ResponseWriter, r *http.Request) {
 	ips, err := s.kit.Networks.ListIPs(r.Context(), network.IPFilter{})
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, newIPResponses(ips))
+	replyWith(s, w, r, http.StatusOK, ips, err, newIPResponses)
+}
+
+// pathAddr parses the address in the path of r.
+func pathAddr(r *http.Request) (netip.Addr, error) {
+	return parseAddr("the address in the path", r.PathValue("id"))
 }
 
 func (s *Server) getIP(w http.ResponseWriter, r *http.Request) {
-	a, err := parseAddr("the address in the path", r.PathValue("id"))
-	if err != nil {
-		s.fail(w, r, err)
-		return
+	a, err := pathAddr(r)
+	var ip *network.IP
+	if err == nil {
+		ip, err = s.kit.Networks.GetIP(r.Context(), a)
 	}
-	ip, err := s.kit.Networks.GetIP(r.Context(), a)
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, newIPResponse(ip))
+	replyWith(s, w, r, http.StatusOK, ip, err, newIPResponse)
 }
 
 // findIPs answers the IPs matching the request; with an ipaddress it
@@ -217,73 +212,50 @@ func (s *Server) findIPs(w http.ResponseWriter, r *http.Request) {
 	}
 	var ips []*network.IP
 	if addr.IsValid() {
-		ip, err := s.kit.Networks.GetIP(r.Context(), addr)
+		var ip *network.IP
+		ip, err = s.kit.Networks.GetIP(r.Context(), addr)
 		switch {
 		case errors.Is(err, errdefs.ErrNotFound):
-		case err != nil:
-			s.fail(w, r, err)
-			return
-		case f.Match(ip):
+			err = nil
+		case err == nil && f.Match(ip):
 			ips = append(ips, ip)
 		}
-	} else if ips, err = s.kit.Networks.ListIPs(r.Context(), f); err != nil {
-		s.fail(w, r, err)
-		return
+	} else {
+		ips, err = s.kit.Networks.ListIPs(r.Context(), f)
 	}
-	writeJSON(w, http.StatusOK, newIPResponses(ips))
+	replyWith(s, w, r, http.StatusOK, ips, err, newIPResponses)
 }
 
 // allocateIP allocates an IP, or the address in the path of
 // POST /v1/ip/allocate/{ip}.
 func (s *Server) allocateIP(w http.ResponseWriter, r *http.Request) {
-	var body ipAllocateRequest
-	if err := decodeBody(r, &body); err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	req, err := body.library(r.PathValue("ip"))
+	req, err := decodeAs(r, func(body *ipAllocateRequest) (network.AllocateIPRequest, error) {
+		return body.library(r.PathValue("ip"))
+	})
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
 	ip, err := s.kit.Networks.AllocateIP(r.Context(), req)
 	s.metrics.Allocation("ip", allocationResult(err))
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusCreated, newIPResponse(ip))
+	replyWith(s, w, r, http.StatusCreated, ip, err, newIPResponse)
 }
 
 func (s *Server) updateIP(w http.ResponseWriter, r *http.Request) {
-	var body ipUpdateRequest
-	if err := decodeBody(r, &body); err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	req, err := body.library()
+	req, err := decodeAs(r, (*ipUpdateRequest).library)
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
 	ip, err := s.kit.Networks.UpdateIP(r.Context(), req)
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, newIPResponse(ip))
+	replyWith(s, w, r, http.StatusOK, ip, err, newIPResponse)
 }
 
 func (s *Server) freeIP(w http.ResponseWriter, r *http.Request) {
-	a, err := parseAddr("the address in the path", r.PathValue("id"))
-	if err != nil {
-		s.fail(w, r, err)
-		return
+	a, err := pathAddr(r)
+	var ip *network.IP
+	if err == nil {
+		ip, err = s.kit.Networks.FreeIP(r.Context(), a)
 	}
-	ip, err := s.kit.Networks.FreeIP(r.Context(), a)
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, newIPResponse(ip))
+	replyWith(s, w, r, http.StatusOK, ip, err, newIPResponse)
 }

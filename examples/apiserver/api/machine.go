@@ -187,77 +187,45 @@ func newRefs(tx *metalkit.Tx) *refs {
 func absent(err error) bool { return errors.Is(err, errdefs.ErrNotFound) }
 
 func (r *refs) size(id string) (*sizeResponse, error) {
-	if id == "" {
-		return nil, nil
-	}
 	if id == machine.UnknownSize {
 		return unknownSize(), nil
 	}
-	if s, ok := r.sizes[id]; ok {
-		return s, nil
-	}
-	sz, err := r.tx.Machines.GetSize(id)
-	switch {
-	case absent(err):
-		r.sizes[id] = newSizeResponse(&machine.Size{ID: id})
-	case err != nil:
-		return nil, err
-	default:
-		r.sizes[id] = newSizeResponse(sz)
-	}
-	return r.sizes[id], nil
+	return cached(r.sizes, id, func(id string) (*sizeResponse, error) {
+		sz, err := r.tx.Machines.GetSize(id)
+		if absent(err) {
+			return newSizeResponse(&machine.Size{ID: id}), nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		return newSizeResponse(sz), nil
+	})
 }
 
 func (r *refs) partition(id string) (*partition, error) {
-	if id == "" {
-		return nil, nil
-	}
-	if p, ok := r.parts[id]; ok {
-		return p, nil
-	}
-	p, err := getPartitionTx(r.tx.Backend(), id)
-	if err != nil && !absent(err) {
-		return nil, err
-	}
-	r.parts[id] = p
-	return p, nil
+	return cached(r.parts, id, func(id string) (*partition, error) { return partitionOrNilTx(r.tx.Backend(), id) })
 }
 
 // image resolves an allocation's image id as an allocation does: an exact
 // version, or the most recent image of a shorter one.
 func (r *refs) image(id string) (*image, error) {
-	if id == "" {
-		return nil, nil
-	}
-	if img, ok := r.images[id]; ok {
-		return img, nil
-	}
-	img, err := latestImageTx(r.tx.Backend(), id)
-	if err != nil && !absent(err) {
-		return nil, err
-	}
-	r.images[id] = img
-	return img, nil
+	return cached(r.images, id, func(id string) (*image, error) {
+		img, err := latestImageTx(r.tx.Backend(), id)
+		if absent(err) {
+			return nil, nil
+		}
+		return img, err
+	})
 }
 
 func (r *refs) layout(id string) (*filesystemLayout, error) {
-	if id == "" {
-		return nil, nil
-	}
-	if l, ok := r.layouts[id]; ok {
-		return l, nil
-	}
-	var l filesystemLayout
-	err := getJSON(r.tx.Backend(), bucketFilesystemLayout, "filesystem layout", id, &l)
-	switch {
-	case absent(err):
-		r.layouts[id] = nil
-	case err != nil:
-		return nil, err
-	default:
-		r.layouts[id] = &l
-	}
-	return r.layouts[id], nil
+	return cached(r.layouts, id, func(id string) (*filesystemLayout, error) {
+		l, err := layouts.get(r.tx.Backend(), id)
+		if absent(err) {
+			return nil, nil
+		}
+		return l, err
+	})
 }
 
 // events returns machine id's event container, nil when it has none.
@@ -409,12 +377,12 @@ func newMachineEvents(c *machine.EventContainer) machineEvents {
 	return out
 }
 
-// machineResponsesTx shapes machines, resolving their references in tx.
-func machineResponsesTx(tx *metalkit.Tx, ms []*machine.Machine) ([]*machineResponse, error) {
-	r := newRefs(tx)
-	out := make([]*machineResponse, 0, len(ms))
+// shapeAll returns shape of every machine of ms, in order, or the first
+// error.
+func shapeAll[R any](ms []*machine.Machine, shape func(*machine.Machine) (R, error)) ([]R, error) {
+	out := make([]R, 0, len(ms))
 	for _, m := range ms {
-		resp, err := r.machine(m)
+		resp, err := shape(m)
 		if err != nil {
 			return nil, err
 		}

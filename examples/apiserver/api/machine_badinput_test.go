@@ -220,13 +220,7 @@ func TestMachineBadInputChangesNothing(t *testing.T) {
 		{"repair not a boolean", http.MethodPost, "/v1/admin/check?repair=maybe", ``, 400, []string{`repair "maybe" is not a boolean`}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			code, body := l.h.raw(c.method, c.path, []byte(c.body), api.AuthTypeAdmin, adminKey, time.Now())
-			require.Equal(t, c.status, code, "body %s", body)
-			e := errorBody(t, body)
-			assert.Equal(t, c.status, e.StatusCode)
-			for _, want := range c.want {
-				assert.Contains(t, e.Message, want)
-			}
+			l.h.requireRawError(t, api.AuthTypeAdmin, adminKey, c.method, c.path, c.body, c.status, c.want...)
 		})
 	}
 

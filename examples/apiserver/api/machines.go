@@ -145,12 +145,7 @@ func (s *Server) findIPMIMachines(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) findMachinesAs(w http.ResponseWriter, r *http.Request, ipmi bool) {
-	var req machineFindRequest
-	if err := decodeFind(r, &req); err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	f, err := req.filter()
+	f, err := findAs(r, (*machineFindRequest).filter)
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -161,27 +156,15 @@ func (s *Server) findMachinesAs(w http.ResponseWriter, r *http.Request, ipmi boo
 // answerMachines answers the machines matching f (with their IPMI data
 // when ipmi is set) and what they refer to, all read in one transaction.
 func (s *Server) answerMachines(w http.ResponseWriter, r *http.Request, f machine.Filter, ipmi bool) {
-	var out any
-	err := s.kit.View(r.Context(), func(tx *metalkit.Tx) error {
+	out, err := kitView(r.Context(), s.kit, func(tx *metalkit.Tx) (any, error) {
 		ms, err := tx.Machines.List(f)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		if !ipmi {
-			out, err = machineResponsesTx(tx, ms)
-			return err
+		if ipmi {
+			return shapeAll(ms, newRefs(tx).ipmi)
 		}
-		refs := newRefs(tx)
-		list := make([]*machineIPMIResponse, 0, len(ms))
-		for _, m := range ms {
-			resp, err := refs.ipmi(m)
-			if err != nil {
-				return err
-			}
-			list = append(list, resp)
-		}
-		out = list
-		return nil
+		return shapeAll(ms, newRefs(tx).machine)
 	})
 	s.reply(w, r, http.StatusOK, out, err)
 }
@@ -196,18 +179,15 @@ func (s *Server) getIPMIMachine(w http.ResponseWriter, r *http.Request) {
 
 // answerMachine answers machine id, read in one transaction.
 func (s *Server) answerMachine(w http.ResponseWriter, r *http.Request, id string, ipmi bool) {
-	var out any
-	err := s.kit.View(r.Context(), func(tx *metalkit.Tx) error {
+	out, err := kitView(r.Context(), s.kit, func(tx *metalkit.Tx) (any, error) {
 		m, err := tx.Machines.Get(id)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if ipmi {
-			out, err = newRefs(tx).ipmi(m)
-		} else {
-			out, err = newRefs(tx).machine(m)
+			return newRefs(tx).ipmi(m)
 		}
-		return err
+		return newRefs(tx).machine(m)
 	})
 	s.reply(w, r, http.StatusOK, out, err)
 }
@@ -284,12 +264,11 @@ func (s *Server) evaluateIssues(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	out := []*machineIssueResponse{}
-	err = s.kit.View(r.Context(), func(tx *metalkit.Tx) error {
-		out = out[:0]
+	out, err := kitView(r.Context(), s.kit, func(tx *metalkit.Tx) ([]*machineIssueResponse, error) {
+		out := []*machineIssueResponse{}
 		ms, err := tx.Machines.List(f)
 		if err != nil || len(ms) == 0 {
-			return err
+			return out, err
 		}
 		p.MachineIDs = make([]string, len(ms))
 		for i, m := range ms {
@@ -297,7 +276,7 @@ func (s *Server) evaluateIssues(w http.ResponseWriter, r *http.Request) {
 		}
 		found, err := tx.Machines.Issues(p)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		for _, mi := range found {
 			ids := make([]string, len(mi.Issues))
@@ -306,7 +285,7 @@ func (s *Server) evaluateIssues(w http.ResponseWriter, r *http.Request) {
 			}
 			out = append(out, &machineIssueResponse{MachineID: mi.MachineID, Issues: ids})
 		}
-		return nil
+		return out, nil
 	})
 	s.reply(w, r, http.StatusOK, out, err)
 }

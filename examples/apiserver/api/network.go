@@ -105,57 +105,55 @@ func newNetworkResponse(n *network.Network) *networkResponse {
 }
 
 func newNetworkResponses(ns []*network.Network) []*networkResponse {
-	out := make([]*networkResponse, len(ns))
-	for i, n := range ns {
-		out[i] = newNetworkResponse(n)
-	}
-	return out
+	return mapAll(ns, newNetworkResponse)
 }
 
-func prefixStrings(ps []netip.Prefix) []string {
-	out := make([]string, len(ps))
-	for i, p := range ps {
-		out[i] = p.String()
-	}
-	return out
-}
+func prefixStrings(ps []netip.Prefix) []string { return mapAll(ps, netip.Prefix.String) }
 
 // parsePrefixes parses the prefixes of field; nil stays nil (not given),
-// an empty list stays empty. Syntax errors name field[i]; the library
-// checks the rest (host bits, zones).
-func parsePrefixes(field string, ss []string) ([]netip.Prefix, []error) {
+// an empty list stays empty. Syntax errors, each naming field[i], are
+// added to errs; the library checks the rest (host bits, zones).
+func parsePrefixes(field string, ss []string, errs *[]error) []netip.Prefix {
 	if ss == nil {
-		return nil, nil
+		return nil
 	}
 	out := make([]netip.Prefix, 0, len(ss))
-	var errs []error
 	for i, s := range ss {
 		p, err := netip.ParsePrefix(s)
 		if err != nil {
-			errs = append(errs, invalid("%s[%d] %s is not a prefix: %v", field, i, quote(s), err))
+			*errs = append(*errs, invalid("%s[%d] %s is not a prefix: %v", field, i, quote(s), err))
 			continue
 		}
 		out = append(out, p)
 	}
-	return out, errs
+	return out
 }
 
-// childLengths converts a map of family name to bits; the library checks
-// the names (case-insensitively) and the bits.
-func childLengths(field string, m map[string]int64) (network.ChildLengths, []error) {
+// childLengths converts a map of family name to bits, adding the bits
+// that are no prefix length to errs; the library checks the names
+// (case-insensitively) and the bits.
+func childLengths(field string, m map[string]int64, errs *[]error) network.ChildLengths {
 	if m == nil {
-		return nil, nil
+		return nil
 	}
 	out := network.ChildLengths{}
-	var errs []error
 	for f, bits := range m {
 		if bits < math.MinInt32 || bits > math.MaxInt32 {
-			errs = append(errs, invalid("%s[%s] = %d is no prefix length", field, quote(f), bits))
+			*errs = append(*errs, invalid("%s[%s] = %d is no prefix length", field, quote(f), bits))
 			continue
 		}
 		out[network.AddressFamily(f)] = int(bits)
 	}
-	return out, errs
+	return out
+}
+
+// parseNetworkPrefixes parses the prefix members a network is created and
+// updated with: prefixes, destinationprefixes, additionalAnnouncableCIDRs
+// and defaultchildprefixlength, in that order, adding every problem to
+// errs.
+func parseNetworkPrefixes(prefixes, destinations, cidrs []string, lengths map[string]int64, errs *[]error) ([]netip.Prefix, []netip.Prefix, []netip.Prefix, network.ChildLengths) {
+	return parsePrefixes("prefixes", prefixes, errs), parsePrefixes("destinationprefixes", destinations, errs),
+		parsePrefixes("additionalAnnouncableCIDRs", cidrs, errs), childLengths("defaultchildprefixlength", lengths, errs)
 }
 
 // networkCreateRequest is metal-api's v1.NetworkCreateRequest. Nil fields
@@ -196,15 +194,9 @@ func (req *networkCreateRequest) library() (network.CreateRequest, error) {
 		Underlay:     derefBool(req.Underlay),
 		VRFShared:    derefBool(req.VRFShared),
 	}
-	var errs, e []error
-	out.Prefixes, e = parsePrefixes("prefixes", req.Prefixes)
-	errs = append(errs, e...)
-	out.DestinationPrefixes, e = parsePrefixes("destinationprefixes", req.DestinationPrefixes)
-	errs = append(errs, e...)
-	out.AdditionalAnnouncableCIDRs, e = parsePrefixes("additionalAnnouncableCIDRs", req.AdditionalAnnouncableCIDRs)
-	errs = append(errs, e...)
-	out.DefaultChildPrefixLength, e = childLengths("defaultchildprefixlength", req.DefaultChildPrefixLength)
-	errs = append(errs, e...)
+	var errs []error
+	out.Prefixes, out.DestinationPrefixes, out.AdditionalAnnouncableCIDRs, out.DefaultChildPrefixLength = parseNetworkPrefixes(
+		req.Prefixes, req.DestinationPrefixes, req.AdditionalAnnouncableCIDRs, req.DefaultChildPrefixLength, &errs)
 	if req.VRF != nil {
 		if *req.VRF < 0 || *req.VRF > math.MaxUint32 {
 			errs = append(errs, invalid("vrf %d: must lie in %d..%d", *req.VRF, network.MinVRF, network.MaxVRF))
@@ -241,18 +233,12 @@ func (req *networkUpdateRequest) library(force bool) (network.UpdateRequest, err
 		Shared:      req.Shared,
 		Force:       force,
 	}
-	var errs, e []error
+	var errs []error
 	if out.ID == "" {
 		errs = append(errs, invalid("id is required: it names the network to update"))
 	}
-	out.Prefixes, e = parsePrefixes("prefixes", req.Prefixes)
-	errs = append(errs, e...)
-	out.DestinationPrefixes, e = parsePrefixes("destinationprefixes", req.DestinationPrefixes)
-	errs = append(errs, e...)
-	out.AdditionalAnnouncableCIDRs, e = parsePrefixes("additionalAnnouncableCIDRs", req.AdditionalAnnouncableCIDRs)
-	errs = append(errs, e...)
-	out.DefaultChildPrefixLength, e = childLengths("defaultchildprefixlength", req.DefaultChildPrefixLength)
-	errs = append(errs, e...)
+	out.Prefixes, out.DestinationPrefixes, out.AdditionalAnnouncableCIDRs, out.DefaultChildPrefixLength = parseNetworkPrefixes(
+		req.Prefixes, req.DestinationPrefixes, req.AdditionalAnnouncableCIDRs, req.DefaultChildPrefixLength, &errs)
 	return out, joinInvalid(errs)
 }
 
@@ -281,7 +267,7 @@ func (req *networkAllocateRequest) library() (network.AllocateRequest, error) {
 		NAT:           derefBool(req.NAT),
 		AddressFamily: network.AddressFamily(deref(req.AddressFamily)),
 	}
-	var errs, e []error
+	var errs []error
 	// metal-api checks these two first.
 	if out.ProjectID == "" {
 		errs = append(errs, invalid("projectid is required"))
@@ -289,10 +275,8 @@ func (req *networkAllocateRequest) library() (network.AllocateRequest, error) {
 	if out.PartitionID == "" {
 		errs = append(errs, invalid("partitionid is required"))
 	}
-	out.DestinationPrefixes, e = parsePrefixes("destinationprefixes", req.DestinationPrefixes)
-	errs = append(errs, e...)
-	out.Length, e = childLengths("length", req.Length)
-	errs = append(errs, e...)
+	out.DestinationPrefixes = parsePrefixes("destinationprefixes", req.DestinationPrefixes, &errs)
+	out.Length = childLengths("length", req.Length, &errs)
 	return out, joinInvalid(errs)
 }
 
@@ -314,7 +298,7 @@ type networkFindRequest struct {
 }
 
 // networkFilters are the network filters the server applies.
-const networkFilters = "id, partitionid, projectid, parentnetworkid, labels, addressfamily, " +
+const networkFilters = "id, name, partitionid, projectid, parentnetworkid, labels, addressfamily, nat, vrf (not 0), " +
 	"prefixes (one prefix), privatesuper (true) and underlay (true)"
 
 // filter returns the library's filter. A find that can match nothing
@@ -324,23 +308,25 @@ func (req *networkFindRequest) filter() (f network.Filter, ok bool, err error) {
 	c := &filters{kind: "networks", supported: networkFilters}
 	f = network.Filter{
 		ID:              deref(req.ID),
+		Name:            deref(req.Name),
 		PartitionID:     deref(req.PartitionID),
 		ProjectID:       deref(req.ProjectID),
 		ParentNetworkID: deref(req.ParentNetworkID),
 		AddressFamily:   network.AddressFamily(deref(req.AddressFamily)),
 		Labels:          req.Labels,
-	}
-	if givenString(req.Name) {
-		c.refuse("name", "the library does not search networks by name")
+		NAT:             req.NAT,
 	}
 	if len(req.DestinationPrefixes) > 0 {
 		c.refuse("destinationprefixes", "the library does not search networks by destination prefix")
 	}
-	if req.NAT != nil {
-		c.refuse("nat", "the library does not search networks by nat")
-	}
-	if req.VRF != nil {
-		c.refuse("vrf", "the library does not search networks by vrf")
+	switch {
+	case req.VRF == nil:
+	case *req.VRF == 0:
+		c.refuse("vrf 0", "the library searches networks by a VRF, not by the lack of one")
+	case *req.VRF < network.MinVRF || *req.VRF > network.MaxVRF:
+		c.bad(invalid("vrf %d: must lie in %d..%d", *req.VRF, network.MinVRF, network.MaxVRF))
+	default:
+		f.VRF = uint32(*req.VRF)
 	}
 	ok = true
 	for _, kind := range []struct {
@@ -390,22 +376,16 @@ func allocationResult(err error) string {
 
 func (s *Server) listNetworks(w http.ResponseWriter, r *http.Request) {
 	ns, err := s.kit.Networks.List(r.Context(), network.Filter{})
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, newNetworkResponses(ns))
+	replyWith(s, w, r, http.StatusOK, ns, err, newNetworkResponses)
 }
 
 func (s *Server) getNetwork(w http.ResponseWriter, r *http.Request) {
 	n, err := s.kit.Networks.Get(r.Context(), r.PathValue("id"))
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, newNetworkResponse(n))
+	replyWith(s, w, r, http.StatusOK, n, err, newNetworkResponse)
 }
 
+// findNetworks answers the networks matching the request; one that can
+// match nothing reads none.
 func (s *Server) findNetworks(w http.ResponseWriter, r *http.Request) {
 	var req networkFindRequest
 	if err := decodeFind(r, &req); err != nil {
@@ -413,37 +393,21 @@ func (s *Server) findNetworks(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	f, ok, err := req.filter()
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
 	ns := []*network.Network{}
-	if ok {
-		if ns, err = s.kit.Networks.List(r.Context(), f); err != nil {
-			s.fail(w, r, err)
-			return
-		}
+	if err == nil && ok {
+		ns, err = s.kit.Networks.List(r.Context(), f)
 	}
-	writeJSON(w, http.StatusOK, newNetworkResponses(ns))
+	replyWith(s, w, r, http.StatusOK, ns, err, newNetworkResponses)
 }
 
 func (s *Server) createNetwork(w http.ResponseWriter, r *http.Request) {
-	var body networkCreateRequest
-	if err := decodeBody(r, &body); err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	req, err := body.library()
+	req, err := decodeAs(r, (*networkCreateRequest).library)
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
 	n, err := s.kit.Networks.Create(r.Context(), req)
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusCreated, newNetworkResponse(n))
+	replyWith(s, w, r, http.StatusCreated, n, err, newNetworkResponse)
 }
 
 func (s *Server) updateNetwork(w http.ResponseWriter, r *http.Request) {
@@ -452,58 +416,32 @@ func (s *Server) updateNetwork(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	var body networkUpdateRequest
-	if err := decodeBody(r, &body); err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	req, err := body.library(force)
+	req, err := decodeAs(r, func(body *networkUpdateRequest) (network.UpdateRequest, error) { return body.library(force) })
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
 	n, err := s.kit.Networks.Update(r.Context(), req)
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, newNetworkResponse(n))
+	replyWith(s, w, r, http.StatusOK, n, err, newNetworkResponse)
 }
 
 func (s *Server) deleteNetwork(w http.ResponseWriter, r *http.Request) {
 	n, err := s.kit.Networks.Delete(r.Context(), r.PathValue("id"))
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, newNetworkResponse(n))
+	replyWith(s, w, r, http.StatusOK, n, err, newNetworkResponse)
 }
 
 func (s *Server) allocateNetwork(w http.ResponseWriter, r *http.Request) {
-	var body networkAllocateRequest
-	if err := decodeBody(r, &body); err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	req, err := body.library()
+	req, err := decodeAs(r, (*networkAllocateRequest).library)
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
 	n, err := s.kit.Networks.AllocateChild(r.Context(), req)
 	s.metrics.Allocation("network", allocationResult(err))
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusCreated, newNetworkResponse(n))
+	replyWith(s, w, r, http.StatusCreated, n, err, newNetworkResponse)
 }
 
 func (s *Server) freeNetwork(w http.ResponseWriter, r *http.Request) {
 	n, err := s.kit.Networks.Free(r.Context(), r.PathValue("id"))
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, newNetworkResponse(n))
+	replyWith(s, w, r, http.StatusOK, n, err, newNetworkResponse)
 }

@@ -190,12 +190,16 @@ func (s *Server) checkPartitionURLs(ctx context.Context, req *partitionRequest) 
 	return errs
 }
 
-func getPartitionTx(tx backends.Tx, id string) (*partition, error) {
-	var p partition
-	if err := getJSON(tx, bucketPartition, "partition", id, &p); err != nil {
-		return nil, err
+func getPartitionTx(tx backends.Tx, id string) (*partition, error) { return partitions.get(tx, id) }
+
+// partitionOrNilTx returns partition id, or nil when the catalog does not
+// have it.
+func partitionOrNilTx(tx backends.Tx, id string) (*partition, error) {
+	p, err := getPartitionTx(tx, id)
+	if absent(err) {
+		return nil, nil
 	}
-	return &p, nil
+	return p, err
 }
 
 // PartitionBootConfig returns the boot configuration of partition id, an
@@ -219,60 +223,34 @@ func (c *Catalog) createPartition(ctx context.Context, req *partitionRequest, ur
 	if err := joinInvalid(append(errs, urlErrs...)); err != nil {
 		return nil, err
 	}
-	return updateValue(ctx, c, "partition.create", "partition/"+p.ID, req, func(tx backends.Tx) (*partition, error) {
-		if ok, err := has(tx, bucketPartition, p.ID); err != nil || ok {
-			if err == nil {
-				err = conflict("partition %s already exists", quote(p.ID))
-			}
-			return nil, err
-		}
-		out := *p
-		out.Created = c.now()
-		out.Changed = out.Created
-		return &out, putJSON(tx, bucketPartition, out.ID, &out)
+	return partitions.create(ctx, c, p.ID, req, p, func(p *partition) {
+		p.Created = c.now()
+		p.Changed = p.Created
 	})
 }
 
 // updatePartition changes the given fields of a partition. One
 // transaction.
 func (c *Catalog) updatePartition(ctx context.Context, req *partitionRequest, urlErrs []error) (*partition, error) {
-	id := deref(req.ID)
-	if err := limits.ID("id", id); err != nil {
-		return nil, err
-	}
-	return updateValue(ctx, c, "partition.update", "partition/"+id, req, func(tx backends.Tx) (*partition, error) {
-		p, err := getPartitionTx(tx, id)
-		if err != nil {
-			return nil, err
-		}
+	return partitions.update(ctx, c, deref(req.ID), req, func(p *partition) error {
 		errs := append(req.apply(p), p.validate()...)
-		if err := joinInvalid(append(errs, urlErrs...)); err != nil {
-			return nil, err
-		}
 		p.Changed = c.now()
-		return p, putJSON(tx, bucketPartition, id, p)
+		return joinInvalid(append(errs, urlErrs...))
 	})
 }
 
 // deletePartition removes a partition that no network refers to. One
 // transaction.
 func (c *Catalog) deletePartition(ctx context.Context, id string) (*partition, error) {
-	if err := limits.ID("id", id); err != nil {
-		return nil, err
-	}
-	return updateValue(ctx, c, "partition.delete", "partition/"+id, map[string]string{"id": id}, func(tx backends.Tx) (*partition, error) {
-		p, err := getPartitionTx(tx, id)
-		if err != nil {
-			return nil, err
-		}
+	return partitions.delete(ctx, c, id, func(tx backends.Tx) error {
 		nws, err := network.ListTx(tx, network.Filter{PartitionID: id})
 		if err != nil {
-			return nil, err
+			return err
 		}
 		if len(nws) > 0 {
-			return nil, conflict("partition %s still has %d networks (%s); delete them first", quote(id), len(nws), networkIDs(nws))
+			return conflict("partition %s still has %d networks (%s); delete them first", quote(id), len(nws), networkIDs(nws))
 		}
-		return p, tx.Delete(bucketPartition, []byte(id))
+		return nil
 	})
 }
 
@@ -293,37 +271,16 @@ func idList(ids []string) string {
 	return strings.Join(ids, ", ")
 }
 
-func (s *Server) listPartitions(w http.ResponseWriter, r *http.Request) {
-	ps, err := viewValue(r.Context(), s.cat, func(tx backends.Tx) ([]*partition, error) {
-		return listJSON[partition](tx, bucketPartition, "partition")
-	})
-	s.reply(w, r, http.StatusOK, ps, err)
-}
+func (s *Server) listPartitions(w http.ResponseWriter, r *http.Request) { listAll(s, w, r, partitions) }
 
-func (s *Server) getPartition(w http.ResponseWriter, r *http.Request) {
-	id := r.PathValue("id")
-	p, err := viewValue(r.Context(), s.cat, func(tx backends.Tx) (*partition, error) { return getPartitionTx(tx, id) })
-	s.reply(w, r, http.StatusOK, p, err)
-}
+func (s *Server) getPartition(w http.ResponseWriter, r *http.Request) { getOne(s, w, r, partitions) }
 
 func (s *Server) createPartition(w http.ResponseWriter, r *http.Request) {
-	var req partitionRequest
-	if err := decodeBody(r, &req); err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	p, err := s.cat.createPartition(r.Context(), &req, s.checkPartitionURLs(r.Context(), &req))
-	s.reply(w, r, http.StatusCreated, p, err)
+	saved(s, w, r, http.StatusCreated, withChecks(s.checkPartitionURLs, s.cat.createPartition))
 }
 
 func (s *Server) updatePartition(w http.ResponseWriter, r *http.Request) {
-	var req partitionRequest
-	if err := decodeBody(r, &req); err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	p, err := s.cat.updatePartition(r.Context(), &req, s.checkPartitionURLs(r.Context(), &req))
-	s.reply(w, r, http.StatusOK, p, err)
+	saved(s, w, r, http.StatusOK, withChecks(s.checkPartitionURLs, s.cat.updatePartition))
 }
 
 func (s *Server) deletePartition(w http.ResponseWriter, r *http.Request) {

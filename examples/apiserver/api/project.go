@@ -141,13 +141,17 @@ func fromRequest(req *project, id string) *project {
 	return p
 }
 
-func getProjectTx(tx backends.Tx, id string) (*project, error) {
-	var p project
-	if err := getJSON(tx, bucketProject, "project", id, &p); err != nil {
-		return nil, err
+// dropUnsetDates clears the unset dates of a request (metal-go sends
+// 0001-01-01T00:00:00Z), which were not given, so that the audit trail
+// records none.
+func (p *project) dropUnsetDates() {
+	if m := p.Meta; m != nil {
+		m.CreatedTime = givenTime(m.CreatedTime)
+		m.UpdatedTime = givenTime(m.UpdatedTime)
 	}
-	return &p, nil
 }
+
+func getProjectTx(tx backends.Tx, id string) (*project, error) { return projects.get(tx, id) }
 
 // withUsage adds the used counts to a project's machine and IP quotas, as
 // metal-api does when it answers one project: the IPs the project holds
@@ -180,6 +184,7 @@ func (c *Catalog) withUsage(ctx context.Context, tx backends.Tx, p *project) (*p
 // createProject stores a new project; without meta.id it gets a new id.
 // One transaction.
 func (c *Catalog) createProject(ctx context.Context, req *project) (*project, error) {
+	req.dropUnsetDates()
 	id := ""
 	if req.Meta != nil {
 		id = req.Meta.ID
@@ -191,19 +196,11 @@ func (c *Catalog) createProject(ctx context.Context, req *project) (*project, er
 	if err := joinInvalid(p.validate()); err != nil {
 		return nil, err
 	}
-	return updateValue(ctx, c, "project.create", "project/"+id, req, func(tx backends.Tx) (*project, error) {
-		if ok, err := has(tx, bucketProject, id); err != nil || ok {
-			if err == nil {
-				err = conflict("project %s already exists", quote(id))
-			}
-			return nil, err
-		}
-		out := *p
+	return projects.create(ctx, c, id, req, p, func(p *project) {
 		meta := *p.Meta
 		now := c.now()
 		meta.CreatedTime = &now
-		out.Meta = &meta
-		return &out, putJSON(tx, bucketProject, id, &out)
+		p.Meta = &meta
 	})
 }
 
@@ -212,6 +209,7 @@ func (c *Catalog) createProject(ctx context.Context, req *project) (*project, er
 // does. meta.version must not be older than the stored version (else
 // errStale, 412); the stored version then goes up by one. One transaction.
 func (c *Catalog) updateProject(ctx context.Context, req *project) (*project, error) {
+	req.dropUnsetDates()
 	if req.Meta == nil || req.Meta.ID == "" {
 		return nil, invalid("meta.id is required: it names the project to update")
 	}
@@ -244,57 +242,47 @@ func (c *Catalog) updateProject(ctx context.Context, req *project) (*project, er
 // and size reservations (as metal-api refuses to delete one that does).
 // One transaction.
 func (c *Catalog) deleteProject(ctx context.Context, id string) (*project, error) {
-	if err := limits.ID("id", id); err != nil {
-		return nil, err
-	}
-	return updateValue(ctx, c, "project.delete", "project/"+id, map[string]string{"id": id}, func(tx backends.Tx) (*project, error) {
-		p, err := getProjectTx(tx, id)
-		if err != nil {
-			return nil, err
-		}
+	return projects.delete(ctx, c, id, func(tx backends.Tx) error {
 		ms, err := c.allocatedMachines(ctx, tx, machine.Filter{ProjectID: id})
 		if err != nil {
-			return nil, err
+			return err
 		}
 		if len(ms) > 0 {
 			ids := make([]string, len(ms))
 			for i, m := range ms {
 				ids[i] = m.ID
 			}
-			return nil, conflict("project %s still has %d machines allocated (%s); free them first", quote(id), len(ms), idList(ids))
+			return conflict("project %s still has %d machines allocated (%s); free them first", quote(id), len(ms), idList(ids))
 		}
 		if c.machines != nil {
 			rvs, err := c.machines.Bind(ctx, tx, nil).ListReservations(machine.ReservationFilter{ProjectID: id})
 			if err != nil {
-				return nil, err
+				return err
 			}
 			if len(rvs) > 0 {
-				return nil, conflict("project %s still has %d size reservations (the first is %s); delete them first", quote(id), len(rvs), quote(rvs[0].ID))
+				return conflict("project %s still has %d size reservations (the first is %s); delete them first", quote(id), len(rvs), quote(rvs[0].ID))
 			}
 		}
 		nws, err := network.ListTx(tx, network.Filter{ProjectID: id})
 		if err != nil {
-			return nil, err
+			return err
 		}
 		if len(nws) > 0 {
-			return nil, conflict("project %s still has %d networks (%s); free them first", quote(id), len(nws), networkIDs(nws))
+			return conflict("project %s still has %d networks (%s); free them first", quote(id), len(nws), networkIDs(nws))
 		}
 		ips, err := network.ListIPsTx(tx, network.IPFilter{ProjectID: id})
 		if err != nil {
-			return nil, err
+			return err
 		}
 		if len(ips) > 0 {
-			return nil, conflict("project %s still has %d IPs (the first is %s); free them first", quote(id), len(ips), ips[0].IPAddress)
+			return conflict("project %s still has %d IPs (the first is %s); free them first", quote(id), len(ips), ips[0].IPAddress)
 		}
-		return p, tx.Delete(bucketProject, []byte(id))
+		return nil
 	})
 }
 
 func (s *Server) listProjects(w http.ResponseWriter, r *http.Request) {
-	ps, err := viewValue(r.Context(), s.cat, func(tx backends.Tx) ([]*project, error) {
-		return listJSON[project](tx, bucketProject, "project")
-	})
-	s.reply(w, r, http.StatusOK, ps, err)
+	listAll(s, w, r, projects)
 }
 
 func (s *Server) getProject(w http.ResponseWriter, r *http.Request) {
@@ -316,52 +304,21 @@ func (s *Server) findProjects(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ps, err := viewValue(r.Context(), s.cat, func(tx backends.Tx) ([]*project, error) {
-		all, err := listJSON[project](tx, bucketProject, "project")
+		all, err := projects.list(tx)
 		if err != nil {
 			return nil, err
 		}
-		out := []*project{}
-		for _, p := range all {
-			if f.match(p) {
-				out = append(out, p)
-			}
-		}
-		return out, nil
+		return matching(all, f.match), nil
 	})
 	s.reply(w, r, http.StatusOK, ps, err)
 }
 
-// decodeProject decodes a project request; unset dates are not given.
-func decodeProject(r *http.Request) (*project, error) {
-	var req project
-	if err := decodeBody(r, &req); err != nil {
-		return nil, err
-	}
-	if m := req.Meta; m != nil {
-		m.CreatedTime = givenTime(m.CreatedTime)
-		m.UpdatedTime = givenTime(m.UpdatedTime)
-	}
-	return &req, nil
-}
-
 func (s *Server) createProject(w http.ResponseWriter, r *http.Request) {
-	req, err := decodeProject(r)
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	p, err := s.cat.createProject(r.Context(), req)
-	s.reply(w, r, http.StatusCreated, p, err)
+	saved(s, w, r, http.StatusCreated, s.cat.createProject)
 }
 
 func (s *Server) updateProject(w http.ResponseWriter, r *http.Request) {
-	req, err := decodeProject(r)
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	p, err := s.cat.updateProject(r.Context(), req)
-	s.reply(w, r, http.StatusOK, p, err)
+	saved(s, w, r, http.StatusOK, s.cat.updateProject)
 }
 
 func (s *Server) deleteProject(w http.ResponseWriter, r *http.Request) {

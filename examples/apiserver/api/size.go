@@ -35,6 +35,8 @@ func newSizeResponse(s *machine.Size) *sizeResponse {
 	return out
 }
 
+func newSizeResponses(sizes []*machine.Size) []*sizeResponse { return mapAll(sizes, newSizeResponse) }
+
 // unknownSize is the size of a machine whose hardware matches no size or
 // several (metal-api answers it with its id as its name).
 func unknownSize() *sizeResponse {
@@ -70,29 +72,12 @@ func (req *sizeRequest) apply(s *machine.Size) {
 
 func (s *Server) listSizes(w http.ResponseWriter, r *http.Request) {
 	sizes, err := s.kit.Machines.ListSizes(r.Context())
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	out := make([]*sizeResponse, len(sizes))
-	for i, sz := range sizes {
-		out[i] = newSizeResponse(sz)
-	}
-	writeJSON(w, http.StatusOK, out)
+	replyWith(s, w, r, http.StatusOK, sizes, err, newSizeResponses)
 }
 
 func (s *Server) getSize(w http.ResponseWriter, r *http.Request) {
 	sz, err := s.kit.Machines.GetSize(r.Context(), r.PathValue("id"))
-	s.replySize(w, r, http.StatusOK, sz, err)
-}
-
-// replySize answers a size with status, or err.
-func (s *Server) replySize(w http.ResponseWriter, r *http.Request, status int, sz *machine.Size, err error) {
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	writeJSON(w, status, newSizeResponse(sz))
+	replyWith(s, w, r, http.StatusOK, sz, err, newSizeResponse)
 }
 
 func (s *Server) createSize(w http.ResponseWriter, r *http.Request) {
@@ -104,7 +89,7 @@ func (s *Server) createSize(w http.ResponseWriter, r *http.Request) {
 	sz := machine.Size{ID: deref(req.ID)}
 	req.apply(&sz)
 	created, err := s.kit.Machines.CreateSize(r.Context(), sz)
-	s.replySize(w, r, http.StatusCreated, created, err)
+	replyWith(s, w, r, http.StatusCreated, created, err, newSizeResponse)
 }
 
 // updateSize changes the given fields of a size, read and written in one
@@ -119,23 +104,21 @@ func (s *Server) updateSize(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, invalid("id is required: it names the size to update"))
 		return
 	}
-	var out *machine.Size
-	err := s.kit.Update(r.Context(), func(tx *metalkit.Tx) error {
+	out, err := kitUpdate(r.Context(), s.kit, func(tx *metalkit.Tx) (*machine.Size, error) {
 		old, err := tx.Machines.GetSize(*req.ID)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		sz := *old
 		req.apply(&sz)
-		out, err = tx.Machines.UpdateSize(sz)
-		return err
+		return tx.Machines.UpdateSize(sz)
 	})
-	s.replySize(w, r, http.StatusOK, out, err)
+	replyWith(s, w, r, http.StatusOK, out, err, newSizeResponse)
 }
 
 func (s *Server) deleteSize(w http.ResponseWriter, r *http.Request) {
 	sz, err := s.kit.Machines.DeleteSize(r.Context(), r.PathValue("id"))
-	s.replySize(w, r, http.StatusOK, sz, err)
+	replyWith(s, w, r, http.StatusOK, sz, err, newSizeResponse)
 }
 
 // sizeSuggestRequest is metal-api's v1.SizeSuggestRequest.
@@ -246,11 +229,7 @@ func newSizeReservationResponse(rv *machine.SizeReservation) *sizeReservationRes
 }
 
 func newSizeReservationResponses(rvs []*machine.SizeReservation) []*sizeReservationResponse {
-	out := make([]*sizeReservationResponse, len(rvs))
-	for i, rv := range rvs {
-		out[i] = newSizeReservationResponse(rv)
-	}
-	return out
+	return mapAll(rvs, newSizeReservationResponse)
 }
 
 // sizeReservationRequest is the body of a reservation create or update
@@ -279,7 +258,7 @@ func (req *sizeReservationRequest) noName() error {
 
 func (s *Server) listSizeReservations(w http.ResponseWriter, r *http.Request) {
 	rvs, err := s.kit.Machines.ListReservations(r.Context(), machine.ReservationFilter{})
-	s.reply(w, r, http.StatusOK, newSizeReservationResponses(rvs), err)
+	replyWith(s, w, r, http.StatusOK, rvs, err, newSizeReservationResponses)
 }
 
 // sizeReservationFindRequest is metal-api's v1.SizeReservationListRequest;
@@ -291,32 +270,22 @@ type sizeReservationFindRequest struct {
 	PartitionID *string `json:"partitionid"`
 }
 
-func (req *sizeReservationFindRequest) filter() machine.ReservationFilter {
-	return machine.ReservationFilter{ID: deref(req.ID), SizeID: deref(req.SizeID), ProjectID: deref(req.ProjectID), PartitionID: deref(req.PartitionID)}
+func (req *sizeReservationFindRequest) filter() (machine.ReservationFilter, error) {
+	return machine.ReservationFilter{ID: deref(req.ID), SizeID: deref(req.SizeID), ProjectID: deref(req.ProjectID), PartitionID: deref(req.PartitionID)}, nil
 }
 
 func (s *Server) findSizeReservations(w http.ResponseWriter, r *http.Request) {
-	var req sizeReservationFindRequest
-	if err := decodeFind(r, &req); err != nil {
-		s.fail(w, r, err)
-		return
+	f, err := findAs(r, (*sizeReservationFindRequest).filter)
+	var rvs []*machine.SizeReservation
+	if err == nil {
+		rvs, err = s.kit.Machines.ListReservations(r.Context(), f)
 	}
-	rvs, err := s.kit.Machines.ListReservations(r.Context(), req.filter())
-	s.reply(w, r, http.StatusOK, newSizeReservationResponses(rvs), err)
+	replyWith(s, w, r, http.StatusOK, rvs, err, newSizeReservationResponses)
 }
 
 func (s *Server) getSizeReservation(w http.ResponseWriter, r *http.Request) {
 	rv, err := s.kit.Machines.GetReservation(r.Context(), r.PathValue("id"))
-	s.replyReservation(w, r, http.StatusOK, rv, err)
-}
-
-// replyReservation answers a reservation with status, or err.
-func (s *Server) replyReservation(w http.ResponseWriter, r *http.Request, status int, rv *machine.SizeReservation, err error) {
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	writeJSON(w, status, newSizeReservationResponse(rv))
+	replyWith(s, w, r, http.StatusOK, rv, err, newSizeReservationResponse)
 }
 
 func (s *Server) createSizeReservation(w http.ResponseWriter, r *http.Request) {
@@ -337,7 +306,7 @@ func (s *Server) createSizeReservation(w http.ResponseWriter, r *http.Request) {
 		rv.Amount = *req.Amount
 	}
 	created, err := s.kit.Machines.CreateReservation(r.Context(), rv)
-	s.replyReservation(w, r, http.StatusCreated, created, err)
+	replyWith(s, w, r, http.StatusCreated, created, err, newSizeReservationResponse)
 }
 
 // updateSizeReservation changes the given fields of a reservation, read
@@ -359,11 +328,10 @@ func (s *Server) updateSizeReservation(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	var out *machine.SizeReservation
-	err := s.kit.Update(r.Context(), func(tx *metalkit.Tx) error {
+	out, err := kitUpdate(r.Context(), s.kit, func(tx *metalkit.Tx) (*machine.SizeReservation, error) {
 		old, err := tx.Machines.GetReservation(*req.ID)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		rv := *old
 		if req.Description != nil {
@@ -381,15 +349,14 @@ func (s *Server) updateSizeReservation(w http.ResponseWriter, r *http.Request) {
 		if len(req.PartitionIDs) > 0 {
 			rv.PartitionIDs = req.PartitionIDs
 		}
-		out, err = tx.Machines.UpdateReservation(rv)
-		return err
+		return tx.Machines.UpdateReservation(rv)
 	})
-	s.replyReservation(w, r, http.StatusOK, out, err)
+	replyWith(s, w, r, http.StatusOK, out, err, newSizeReservationResponse)
 }
 
 func (s *Server) deleteSizeReservation(w http.ResponseWriter, r *http.Request) {
 	rv, err := s.kit.Machines.DeleteReservation(r.Context(), r.PathValue("id"))
-	s.replyReservation(w, r, http.StatusOK, rv, err)
+	replyWith(s, w, r, http.StatusOK, rv, err, newSizeReservationResponse)
 }
 
 // sizeReservationUsage is metal-api's v1.SizeReservationUsageResponse: one
@@ -435,23 +402,21 @@ func allocationCounts(tx *metalkit.Tx) (map[allocationKey]int, error) {
 // are allocated there. Reservations and machines are read in one
 // transaction.
 func (s *Server) sizeReservationsUsage(w http.ResponseWriter, r *http.Request) {
-	var req sizeReservationFindRequest
-	if err := decodeFind(r, &req); err != nil {
+	f, err := findAs(r, (*sizeReservationFindRequest).filter)
+	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	f := req.filter()
-	out := []*sizeReservationUsage{}
-	err := s.kit.View(r.Context(), func(tx *metalkit.Tx) error {
-		out = out[:0]
+	out, err := kitView(r.Context(), s.kit, func(tx *metalkit.Tx) ([]*sizeReservationUsage, error) {
 		rvs, err := tx.Machines.ListReservations(f)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		counts, err := allocationCounts(tx)
 		if err != nil {
-			return err
+			return nil, err
 		}
+		out := []*sizeReservationUsage{}
 		for _, rv := range rvs {
 			for _, p := range rv.PartitionIDs {
 				if f.PartitionID != "" && p != f.PartitionID {
@@ -464,7 +429,7 @@ func (s *Server) sizeReservationsUsage(w http.ResponseWriter, r *http.Request) {
 				})
 			}
 		}
-		return nil
+		return out, nil
 	})
 	s.reply(w, r, http.StatusOK, out, err)
 }

@@ -1,13 +1,11 @@
 package api
 
 import (
-	"context"
 	"net/http"
 	"time"
 
 	"github.com/metalkit/metalkit"
 	"github.com/metalkit/metalkit/backends"
-	"github.com/metalkit/metalkit/errdefs"
 	"github.com/metalkit/metalkit/switchstate"
 )
 
@@ -148,26 +146,18 @@ func switchResponsesTx(tx backends.Tx, sws []*switchstate.Switch) ([]*switchResp
 	parts := map[string]*partition{}
 	out := make([]*switchResponse, len(sws))
 	for i, sw := range sws {
-		p, seen := parts[sw.PartitionID]
-		if !seen && sw.PartitionID != "" {
-			var err error
-			p, err = getPartitionTx(tx, sw.PartitionID)
-			if err != nil && errdefs.Class(err) != errdefs.ErrNotFound {
-				return nil, err
-			}
-			parts[sw.PartitionID] = p
+		p, err := cached(parts, sw.PartitionID, func(id string) (*partition, error) { return partitionOrNilTx(tx, id) })
+		if err != nil {
+			return nil, err
 		}
 		out[i] = newSwitchResponse(sw, p)
 	}
 	return out, nil
 }
 
-// switchResponse shapes one switch that a change returned, with its
-// partition read in a transaction of its own.
-func (s *Server) switchResponse(ctx context.Context, sw *switchstate.Switch) (*switchResponse, error) {
-	out, err := viewValue(ctx, s.cat, func(tx backends.Tx) ([]*switchResponse, error) {
-		return switchResponsesTx(tx, []*switchstate.Switch{sw})
-	})
+// switchResponseTx shapes one switch with its partition, read in tx.
+func switchResponseTx(tx backends.Tx, sw *switchstate.Switch) (*switchResponse, error) {
+	out, err := switchResponsesTx(tx, []*switchstate.Switch{sw})
 	if err != nil {
 		return nil, err
 	}
@@ -321,23 +311,17 @@ type switchFindRequest struct {
 	OSVersion   *string `json:"osversion"`
 }
 
-// switchFilters are the switch filters the server applies.
-const switchFilters = "id, partitionid, rackid and osvendor"
-
-func (req *switchFindRequest) filter() (switchstate.ListFilter, string, error) {
-	c := &filters{kind: "switches", supported: switchFilters}
-	if givenString(req.Name) {
-		c.refuse("name", "the library does not search switches by name")
+// filter returns the library's filter: it applies every filter of the
+// request.
+func (req *switchFindRequest) filter() switchstate.ListFilter {
+	return switchstate.ListFilter{
+		ID: deref(req.ID), Name: deref(req.Name), PartitionID: deref(req.PartitionID), RackID: deref(req.RackID),
+		OSVendor: deref(req.OSVendor), OSVersion: deref(req.OSVersion),
 	}
-	if givenString(req.OSVersion) {
-		c.refuse("osversion", "the library does not search switches by os version")
-	}
-	f := switchstate.ListFilter{PartitionID: deref(req.PartitionID), RackID: deref(req.RackID), OSVendor: deref(req.OSVendor)}
-	return f, deref(req.ID), c.err()
 }
 
 func (s *Server) listSwitches(w http.ResponseWriter, r *http.Request) {
-	s.answerSwitches(w, r, switchstate.ListFilter{}, "")
+	s.answerSwitches(w, r, switchstate.ListFilter{})
 }
 
 func (s *Server) findSwitches(w http.ResponseWriter, r *http.Request) {
@@ -346,74 +330,46 @@ func (s *Server) findSwitches(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	f, id, err := req.filter()
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	s.answerSwitches(w, r, f, id)
+	s.answerSwitches(w, r, req.filter())
 }
 
-// answerSwitches answers the switches matching f (and, when id is set,
-// only the one with that id), with their partitions, all read in one
-// transaction.
-func (s *Server) answerSwitches(w http.ResponseWriter, r *http.Request, f switchstate.ListFilter, id string) {
-	var out []*switchResponse
-	err := s.kit.View(r.Context(), func(tx *metalkit.Tx) error {
+// answerSwitches answers the switches matching f with their partitions,
+// all read in one transaction.
+func (s *Server) answerSwitches(w http.ResponseWriter, r *http.Request, f switchstate.ListFilter) {
+	out, err := kitView(r.Context(), s.kit, func(tx *metalkit.Tx) ([]*switchResponse, error) {
 		sws, err := tx.Switches.List(f)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		if id != "" {
-			var one []*switchstate.Switch
-			for _, sw := range sws {
-				if sw.ID == id {
-					one = append(one, sw)
-				}
-			}
-			sws = one
-		}
-		out, err = switchResponsesTx(tx.Backend(), sws)
-		return err
+		return switchResponsesTx(tx.Backend(), sws)
 	})
 	s.reply(w, r, http.StatusOK, out, err)
 }
 
 func (s *Server) getSwitch(w http.ResponseWriter, r *http.Request) {
-	var out []*switchResponse
-	err := s.kit.View(r.Context(), func(tx *metalkit.Tx) error {
+	out, err := kitView(r.Context(), s.kit, func(tx *metalkit.Tx) (*switchResponse, error) {
 		sw, err := tx.Switches.Get(r.PathValue("id"))
 		if err != nil {
-			return err
+			return nil, err
 		}
-		out, err = switchResponsesTx(tx.Backend(), []*switchstate.Switch{sw})
-		return err
+		return switchResponseTx(tx.Backend(), sw)
 	})
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, out[0])
+	s.reply(w, r, http.StatusOK, out, err)
 }
 
-// changedSwitch answers the switch a change returned, with status.
+// changedSwitch answers the switch a change returned, with status, its
+// partition read in a transaction of its own, or err.
 func (s *Server) changedSwitch(w http.ResponseWriter, r *http.Request, status int, sw *switchstate.Switch, err error) {
-	if err != nil {
-		s.fail(w, r, err)
-		return
+	var out *switchResponse
+	if err == nil {
+		out, err = viewValue(r.Context(), s.cat, func(tx backends.Tx) (*switchResponse, error) { return switchResponseTx(tx, sw) })
 	}
-	resp, err := s.switchResponse(r.Context(), sw)
-	s.reply(w, r, status, resp, err)
+	s.reply(w, r, status, out, err)
 }
 
 // registerSwitch answers 201 for a new switch and 200 for a known one.
 func (s *Server) registerSwitch(w http.ResponseWriter, r *http.Request) {
-	var body switchRegisterRequest
-	if err := decodeBody(r, &body); err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	req, err := body.library()
+	req, err := decodeAs(r, (*switchRegisterRequest).library)
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -438,27 +394,21 @@ func (s *Server) updateSwitch(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, invalid("id is required: it names the switch to update"))
 		return
 	}
-	var out *switchResponse
-	err := s.kit.Update(r.Context(), func(tx *metalkit.Tx) error {
+	out, err := kitUpdate(r.Context(), s.kit, func(tx *metalkit.Tx) (*switchResponse, error) {
 		// A new request per attempt: the store may run this again.
 		req := switchstate.UpdateRequest{ID: *body.ID, Description: body.Description, ConsoleCommand: deref(body.ConsoleCommand), Mode: switchstate.Mode(deref(body.Mode))}
 		if req.Mode == "" {
 			sw, err := tx.Switches.Get(req.ID)
 			if err != nil {
-				return err
+				return nil, err
 			}
 			req.Mode = sw.Mode
 		}
 		sw, err := tx.Switches.Update(req)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		resp, err := switchResponsesTx(tx.Backend(), []*switchstate.Switch{sw})
-		if err != nil {
-			return err
-		}
-		out = resp[0]
-		return nil
+		return switchResponseTx(tx.Backend(), sw)
 	})
 	s.reply(w, r, http.StatusOK, out, err)
 }
@@ -473,23 +423,18 @@ func (s *Server) deleteSwitch(w http.ResponseWriter, r *http.Request) {
 	s.changedSwitch(w, r, http.StatusOK, sw, err)
 }
 
+func newSwitchNotifyResponse(res *switchstate.NotifyResponse) *switchNotifyResponse {
+	return &switchNotifyResponse{ID: res.ID, LastSync: newSwitchSync(res.LastSync), LastSyncError: newSwitchSync(res.LastSyncError)}
+}
+
 func (s *Server) notifySwitch(w http.ResponseWriter, r *http.Request) {
-	var body switchNotifyRequest
-	if err := decodeBody(r, &body); err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	req, err := body.library()
+	req, err := decodeAs(r, (*switchNotifyRequest).library)
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
 	res, err := s.kit.Switches.Notify(r.Context(), r.PathValue("id"), req)
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, &switchNotifyResponse{ID: res.ID, LastSync: newSwitchSync(res.LastSync), LastSyncError: newSwitchSync(res.LastSyncError)})
+	replyWith(s, w, r, http.StatusOK, res, err, newSwitchNotifyResponse)
 }
 
 // switchPortToggleRequest is metal-api's v1.SwitchPortToggleRequest.

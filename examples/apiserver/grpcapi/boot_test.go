@@ -10,7 +10,6 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/proto"
 
-	"github.com/metalkit/metalkit/backends/backendtest"
 	"github.com/metalkit/metalkit/examples/apiserver/grpcapi"
 	"github.com/metalkit/metalkit/machine"
 	"github.com/metalkit/metalkit/switchstate"
@@ -73,16 +72,16 @@ func TestRegister(t *testing.T) {
 }
 
 // TestRegisterOnOneSwitchWritesNothing: neighbours on one leaf fail the
-// registration, which leaves the whole store (the audit trail included) as
-// it was.
+// registration, which leaves the whole store (the audit trail included,
+// but for the call's own entries) as it was.
 func TestRegisterOnOneSwitchWritesNothing(t *testing.T) {
 	l := newLab(t, nil)
 	req := registration("m1", 3)
 	req.Hardware.Nics[1].Neighbors = []*v1.MachineNic{neighbour(leafA, 4)}
-	before := backendtest.Dump(t, l.store)
+	before := l.dump()
 	_, err := l.boot.Register(context.Background(), req)
 	requireCode(t, err, codes.InvalidArgument, `"m1"`, "found connections to 1 switches")
-	assert.Equal(t, before, backendtest.Dump(t, l.store))
+	assert.Equal(t, before, l.dump())
 	_, err = l.kit.Machines.Get(l.ctx, "m1")
 	assert.ErrorIs(t, err, machine.ErrNotFound)
 }
@@ -90,12 +89,12 @@ func TestRegisterOnOneSwitchWritesNothing(t *testing.T) {
 // TestRegisterRefusesIncompleteInventories: every missing part is named.
 func TestRegisterRefusesIncompleteInventories(t *testing.T) {
 	l := newLab(t, nil)
-	before := backendtest.Dump(t, l.store)
+	before := l.dump()
 	_, err := l.boot.Register(context.Background(), &v1.BootServiceRegisterRequest{})
 	requireCode(t, err, codes.InvalidArgument, "uuid is required")
 	_, err = l.boot.Register(context.Background(), &v1.BootServiceRegisterRequest{Uuid: "m1", PartitionId: partition})
 	requireCode(t, err, codes.InvalidArgument, "hardware is required", "bios is required")
-	assert.Equal(t, before, backendtest.Dump(t, l.store))
+	assert.Equal(t, before, l.dump())
 }
 
 // TestReport: a successful report of an allocated machine stores the boot

@@ -57,5 +57,8 @@
 // them on loopback, or over TLS with client certificates (see the
 // apiserver program's -grpc-tls-* flags). The audit trail records the
 // calls as made by the subject of a verified client certificate, else by
-// Options.User.
+// Options.User: the library's events, and, on a server built with
+// ServerOptions, an entry of type grpc before and after every unary call
+// and when a stream opens and closes, with the request as body (see
+// ServerOptions).
 package grpcapi

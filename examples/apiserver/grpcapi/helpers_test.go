@@ -3,6 +3,7 @@ package grpcapi_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -10,6 +11,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"strings"
 	"testing"
 	"time"
 
@@ -26,6 +28,7 @@ import (
 	"github.com/metalkit/metalkit"
 	"github.com/metalkit/metalkit/audit"
 	"github.com/metalkit/metalkit/backends"
+	"github.com/metalkit/metalkit/backends/backendtest"
 	"github.com/metalkit/metalkit/backends/memstore"
 	"github.com/metalkit/metalkit/examples/apiserver/api"
 	"github.com/metalkit/metalkit/examples/apiserver/grpcapi"
@@ -73,8 +76,14 @@ type lab struct {
 // of 20 ms, so that Wait streams send some).
 func newLab(t *testing.T, opts *grpcapi.Options) *lab {
 	t.Helper()
+	return newLabWith(t, nil, opts)
+}
+
+// newLabWith builds a lab whose kit kitOpts configure (nil: the defaults).
+func newLabWith(t *testing.T, kitOpts *metalkit.Options, opts *grpcapi.Options) *lab {
+	t.Helper()
 	store := memstore.New()
-	kit, err := metalkit.Open(store, nil)
+	kit, err := metalkit.Open(store, kitOpts)
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = kit.Close() })
 	l := &lab{t: t, store: store, kit: kit, ctx: audit.NewContext(context.Background(), audit.Actor{User: "alice"})}
@@ -234,6 +243,39 @@ func (l *lab) machine(id string) *machine.Machine {
 func (l *lab) waiting(id string) bool {
 	m, err := l.kit.Machines.Get(l.ctx, id)
 	return err == nil && m.Waiting
+}
+
+// dump returns the whole store without the audit trail's entries of type
+// grpc (and their index keys), which every call through the server's
+// interceptors adds: what the library and the catalog keep.
+func (l *lab) dump() backendtest.Snapshot {
+	l.t.Helper()
+	snap := backendtest.Dump(l.t, l.store)
+	var rqids []string
+	for bucket, kv := range snap {
+		if !strings.HasPrefix(bucket, "audit/2") { // the day buckets
+			continue
+		}
+		for k, v := range kv {
+			var e audit.Entry
+			if json.Unmarshal([]byte(v), &e) == nil && e.Type == audit.TypeGRPC {
+				rqids = append(rqids, e.RequestID)
+				delete(kv, k)
+			}
+		}
+		if len(kv) == 0 {
+			delete(snap, bucket)
+			delete(snap["audit/days"], strings.TrimPrefix(bucket, "audit/"))
+		}
+	}
+	for k := range snap["audit/rqid"] {
+		for _, id := range rqids {
+			if strings.Contains(k, id) {
+				delete(snap["audit/rqid"], k)
+			}
+		}
+	}
+	return snap
 }
 
 // requireCode checks that err is a status with code whose message

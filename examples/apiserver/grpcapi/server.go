@@ -114,8 +114,8 @@ func New(kit *metalkit.Kit, catalog *api.Catalog, opts *Options) (*Server, error
 }
 
 // Register registers the BootService and the EventService with r. Calls
-// are logged and counted only by a server built with ServerOptions (as
-// NewGRPCServer does).
+// are logged, counted and recorded in the audit trail only by a server
+// built with ServerOptions (as NewGRPCServer does).
 func (s *Server) Register(r grpc.ServiceRegistrar) {
 	v1.RegisterBootServiceServer(r, &bootService{s: s})
 	v1.RegisterEventServiceServer(r, &eventService{s: s})
@@ -130,14 +130,23 @@ var (
 )
 
 // ServerOptions returns the options NewGRPCServer builds its server with:
-// metal-api's keepalive policy, and interceptors that recover a panicking
-// handler (Internal), log every call and count it in the metrics.
+// metal-api's keepalive policy, interceptors that recover a panicking
+// handler (Internal), log every call and count it in the metrics, and,
+// inside them, interceptors that record every call in the kit's audit
+// trail (none without a trail): entries of type grpc with detail unary
+// (phases request and response) or stream (opened and closed), the full
+// method as path, the caller as user, the gRPC code as status_code (OK is
+// 0, which the trail keeps as none), the status message as error, and the
+// request (a stream's first message) as body, redacted by the trail's
+// Redact; a request over 64 KiB of JSON is left out and the entry marked
+// truncated. Answers are not recorded (some hold passwords). A failure to
+// write an entry is logged and does not fail the call.
 func (s *Server) ServerOptions() []grpc.ServerOption {
 	return []grpc.ServerOption{
 		grpc.KeepaliveEnforcementPolicy(enforcement),
 		grpc.KeepaliveParams(serverPings),
-		grpc.ChainUnaryInterceptor(s.unaryInterceptor),
-		grpc.ChainStreamInterceptor(s.streamInterceptor),
+		grpc.ChainUnaryInterceptor(s.unaryInterceptor, s.auditUnary),
+		grpc.ChainStreamInterceptor(s.streamInterceptor, s.auditStream),
 	}
 }
 
@@ -158,8 +167,13 @@ func (s *Server) Drain() { s.drain() }
 
 // callContext returns ctx with the caller as the audit actor: the subject
 // of a verified client certificate, else the server's user, and a new
-// request id.
+// request id. A ctx that carries an actor already (the audit
+// interceptor's) is returned as it is, so that the call's entries and
+// events share one request id.
 func (s *Server) callContext(ctx context.Context) context.Context {
+	if _, ok := audit.FromContext(ctx); ok {
+		return ctx
+	}
 	user := s.user
 	if p, ok := peer.FromContext(ctx); ok {
 		if info, ok := p.AuthInfo.(credentials.TLSInfo); ok && len(info.State.VerifiedChains) > 0 && len(info.State.VerifiedChains[0]) > 0 {

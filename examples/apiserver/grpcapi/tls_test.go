@@ -24,8 +24,9 @@ func (l *lab) registeredBy(id string) string {
 	return res.Entries[0].User
 }
 
-// TestCallerInTheTrail: the library's audit entries name the subject of a
-// verified client certificate as the caller, else Options.User.
+// TestCallerInTheTrail: the library's audit entries and the call's own
+// name the subject of a verified client certificate as the caller, else
+// Options.User.
 func TestCallerInTheTrail(t *testing.T) {
 	l := newLab(t, nil)
 	l.register("m1", 1)
@@ -38,4 +39,7 @@ func TestCallerInTheTrail(t *testing.T) {
 	_, err := v1.NewBootServiceClient(conn).Register(context.Background(), registration("m2", 2))
 	require.NoError(t, err)
 	assert.Equal(t, "hammer-fra", l.registeredBy("m2"))
+	es := l.grpcEntries(registerMethod)
+	require.Len(t, es, 4)
+	assert.Equal(t, []string{grpcapi.DefaultUser, grpcapi.DefaultUser, "hammer-fra", "hammer-fra"}, []string{es[0].User, es[1].User, es[2].User, es[3].User})
 }
