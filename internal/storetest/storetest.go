@@ -4,6 +4,7 @@ package storetest
 
 import (
 	"context"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -140,4 +141,55 @@ func RawKeys(tb testing.TB, s backends.Store) map[string]string {
 		}
 	}
 	return out
+}
+
+// StorageBytes returns what the store occupies in its storage: the size of a
+// boltstore's file, or the memory Redis reports for the keys of a redisstore
+// (MEMORY USAGE, summed over every key under the store's prefix). It returns
+// 0 for memstore, whose data lives in the Go heap: measure that with
+// runtime.MemStats.
+func StorageBytes(tb testing.TB, s backends.Store) int64 {
+	tb.Helper()
+	if bs, ok := s.(*boltstore.Store); ok {
+		fi, err := os.Stat(bs.Path())
+		if err != nil {
+			tb.Fatalf("storetest: size of %s: %v", bs.Path(), err)
+		}
+		return fi.Size()
+	}
+	redisMu.Lock()
+	rs, ok := redisClients[s]
+	redisMu.Unlock()
+	if !ok {
+		return 0
+	}
+	ctx := context.Background()
+	var total int64
+	iter := rs.Scan(ctx, 0, "{"+redisstore.DefaultKeyPrefix+"}*", 1000).Iterator()
+	var batch []string
+	flush := func() {
+		pipe := rs.Pipeline()
+		cmds := make([]*redis.IntCmd, len(batch))
+		for i, k := range batch {
+			cmds[i] = pipe.MemoryUsage(ctx, k, 0)
+		}
+		if _, err := pipe.Exec(ctx); err != nil {
+			tb.Fatalf("storetest: memory usage: %v", err)
+		}
+		for _, c := range cmds {
+			total += c.Val()
+		}
+		batch = batch[:0]
+	}
+	for iter.Next(ctx) {
+		batch = append(batch, iter.Val())
+		if len(batch) == 1000 {
+			flush()
+		}
+	}
+	if err := iter.Err(); err != nil {
+		tb.Fatalf("storetest: scan redis keys: %v", err)
+	}
+	flush()
+	return total
 }
