@@ -65,6 +65,7 @@ func Run(t *testing.T, newStore func(t *testing.T) backends.Store) {
 		{"EmptyBucketsVanish", testEmptyBucketsVanish},
 		{"BucketsSeeOwnWrites", testBucketsSeeOwnWrites},
 		{"PrefixHelpers", testPrefixHelpers},
+		{"Prefetch", testPrefetch},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
