@@ -77,29 +77,47 @@ func newBolt(tb testing.TB) backends.Store {
 }
 
 // redisClients maps the Redis stores made by newRedis to their client, for
-// RawKeys.
+// RawKeys, and to the counters of that client, for Wire.
 var (
 	redisMu      sync.Mutex
 	redisClients = map[backends.Store]*redis.Client{}
+	redisWires   = map[backends.Store]*redistest.Wire{}
 )
 
 func newRedis(tb testing.TB) backends.Store {
 	srv := redistest.Start(tb)
 	client := srv.Client(tb)
+	wire := &redistest.Wire{}
+	client.AddHook(wire)
 	s, err := redisstore.New(client, nil)
 	if err != nil {
 		tb.Fatalf("storetest: redisstore: %v", err)
 	}
 	redisMu.Lock()
 	redisClients[s] = client
+	redisWires[s] = wire
 	redisMu.Unlock()
 	tb.Cleanup(func() {
 		_ = s.Close()
 		redisMu.Lock()
 		delete(redisClients, s)
+		delete(redisWires, s)
 		redisMu.Unlock()
 	})
 	return s
+}
+
+// Wire returns the round trips and bytes a Redis store made by Factories
+// has exchanged with its server so far, and false for the other stores.
+// Subtract two readings to get the cost of what ran in between.
+func Wire(s backends.Store) (redistest.WireCount, bool) {
+	redisMu.Lock()
+	w, ok := redisWires[s]
+	redisMu.Unlock()
+	if !ok {
+		return redistest.WireCount{}, false
+	}
+	return w.Count(), true
 }
 
 // RawKeys lists every key the store keeps in its storage, as the adapter's
