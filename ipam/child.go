@@ -17,7 +17,7 @@ import (
 // Cost: one seek, plus one write per prefix length split (at most the
 // difference of the two lengths), independent of the number of children.
 func AcquireChild(tx backends.Tx, parent netip.Prefix, bits int) (netip.Prefix, error) {
-	sp, r, err := loadRecord(tx, parent)
+	sp, r, err := loadRecord(tx, parent, backends.ReadAscend(sizeBucket(parent), sizeKey(bits, u128{}), 1))
 	if err != nil {
 		return netip.Prefix{}, err
 	}

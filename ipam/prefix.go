@@ -177,9 +177,18 @@ func checkAddr(sp span, a netip.Addr) error {
 	return nil
 }
 
-func loadRecord(tx backends.Tx, p netip.Prefix) (span, record, error) {
+// loadRecord reads the record of prefix p. An operation that goes on to
+// seek in p's buckets names those seeks in also: they are announced with
+// the record's Get (backends.Prefetch), so that a networked store fetches
+// them in the same round trip.
+func loadRecord(tx backends.Tx, p netip.Prefix, also ...backends.Read) (span, record, error) {
 	if err := checkPrefix(p); err != nil {
 		return span{}, record{}, err
+	}
+	if len(also) > 0 {
+		if err := backends.Prefetch(tx, append(also, backends.ReadKey(bucketPrefixes, prefixKey(p)))...); err != nil {
+			return span{}, record{}, err
+		}
 	}
 	v, err := tx.Get(bucketPrefixes, prefixKey(p))
 	if errors.Is(err, backends.ErrNotFound) {

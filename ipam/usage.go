@@ -83,6 +83,31 @@ func GetUsage(tx backends.Tx, p netip.Prefix) (Usage, error) {
 	return usageOf(sp, &r), nil
 }
 
+// Usages returns the usage of each prefix of ps, in order. It reads the
+// records of all of them together (one round trip on a networked store,
+// instead of one per prefix) and fails like GetUsage for the first prefix
+// that is invalid or not registered. Cost: one Get per prefix.
+func Usages(tx backends.Tx, ps []netip.Prefix) ([]Usage, error) {
+	reads := make([]backends.Read, 0, len(ps))
+	for _, p := range ps {
+		if checkPrefix(p) == nil {
+			reads = append(reads, backends.ReadKey(bucketPrefixes, prefixKey(p)))
+		}
+	}
+	if err := backends.Prefetch(tx, reads...); err != nil {
+		return nil, err
+	}
+	out := make([]Usage, len(ps))
+	for i, p := range ps {
+		u, err := GetUsage(tx, p)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = u
+	}
+	return out, nil
+}
+
 // FreeBlocks returns, exactly, how many blocks of length bits are free for
 // children in prefix p (see Usage.FreeBlocks). It fails with
 // ErrInvalidArgument for bits outside 0..32 (IPv4) or 0..128 (IPv6). Cost:
