@@ -76,7 +76,7 @@ func usageOf(sp span, r *record) Usage {
 
 // GetUsage returns the usage of the registered prefix p. Cost: one Get.
 func GetUsage(tx backends.Tx, p netip.Prefix) (Usage, error) {
-	sp, r, err := loadRecord(tx, p)
+	sp, r, err := loadRecord(tx, p, nil)
 	if err != nil {
 		return Usage{}, err
 	}
@@ -113,7 +113,7 @@ func Usages(tx backends.Tx, ps []netip.Prefix) ([]Usage, error) {
 // ErrInvalidArgument for bits outside 0..32 (IPv4) or 0..128 (IPv6). Cost:
 // one Get.
 func FreeBlocks(tx backends.Tx, p netip.Prefix, bits int) (*big.Int, error) {
-	sp, r, err := loadRecord(tx, p)
+	sp, r, err := loadRecord(tx, p, nil)
 	if err != nil {
 		return nil, err
 	}
