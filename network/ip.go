@@ -1,7 +1,6 @@
 package network
 
 import (
-	"encoding/json"
 	"errors"
 	"net/netip"
 	"slices"
@@ -19,11 +18,7 @@ func getIP(tx backends.Tx, a netip.Addr) (*IP, error) {
 	if err != nil {
 		return nil, err
 	}
-	ip := &IP{}
-	if err := json.Unmarshal(b, ip); err != nil {
-		return nil, errdefs.Errorf(ErrCorrupt, "network: decode ip %s: %v", a, err)
-	}
-	return ip, nil
+	return readIP(ipKey(a), b)
 }
 
 func checkIPType(t IPType) (IPType, error) {

@@ -1,9 +1,7 @@
 package network
 
 import (
-	"encoding/json"
 	"errors"
-	"fmt"
 	"net/netip"
 	"slices"
 	"time"
@@ -33,21 +31,20 @@ func GetTx(tx backends.Tx, id string) (*Network, error) {
 	if err != nil {
 		return nil, err
 	}
-	var n Network
-	if err := json.Unmarshal(b, &n); err != nil {
-		return nil, errdefs.Errorf(ErrCorrupt, "network: decode network %q: %v", id, err)
+	return readNetwork(idKey(id), b)
+}
+
+// readNetwork decodes a record of bucketNetworks.
+func readNetwork(key, value []byte) (*Network, error) {
+	n, err := decodeNetwork(string(key), value)
+	if err != nil {
+		return nil, errdefs.Errorf(ErrCorrupt, "network: decode network %q: %v", key, err)
 	}
-	return &n, nil
+	return n, nil
 }
 
 func putNetwork(tx backends.Tx, n *Network) error {
-	stored := *n
-	stored.Consumption = nil
-	b, err := json.Marshal(&stored)
-	if err != nil {
-		return fmt.Errorf("network: encode network %q: %w", n.ID, err)
-	}
-	return tx.Put(bucketNetworks, idKey(n.ID), b)
+	return tx.Put(bucketNetworks, idKey(n.ID), encodeNetwork(n))
 }
 
 func exists(tx backends.Tx, bucket string, key []byte) (bool, error) {
@@ -63,22 +60,25 @@ func GetIPTx(tx backends.Tx, addr netip.Addr) (*IP, error) {
 	return getIP(tx, addr)
 }
 
-func putIP(tx backends.Tx, ip *IP) error {
-	b, err := json.Marshal(ip)
+// readIP decodes a record of bucketIPs.
+func readIP(key, value []byte) (*IP, error) {
+	a, ok := addrOfKey(key)
+	if !ok {
+		return nil, errdefs.Errorf(ErrCorrupt, "network: ip key %x is not an address", key)
+	}
+	ip, err := decodeIP(a, value)
 	if err != nil {
-		return fmt.Errorf("network: encode ip %s: %w", ip.IPAddress, err)
+		return nil, errdefs.Errorf(ErrCorrupt, "network: decode ip %s: %v", a, err)
 	}
-	if err := tx.Put(bucketIPs, ipKey(ip.IPAddress), b); err != nil {
-		return err
-	}
-	return tx.Put(bucketNetworkIPs, pairKey(ip.NetworkID, ipKey(ip.IPAddress)), nil)
+	return ip, nil
+}
+
+func putIP(tx backends.Tx, ip *IP) error {
+	return tx.Put(bucketIPs, ipKey(ip.IPAddress), encodeIP(ip))
 }
 
 func deleteIP(tx backends.Tx, ip *IP) error {
-	if err := tx.Delete(bucketIPs, ipKey(ip.IPAddress)); err != nil {
-		return err
-	}
-	return tx.Delete(bucketNetworkIPs, pairKey(ip.NetworkID, ipKey(ip.IPAddress)))
+	return tx.Delete(bucketIPs, ipKey(ip.IPAddress))
 }
 
 // sortedTags deduplicates and sorts tags; nil becomes an empty list.
