@@ -65,7 +65,13 @@ type bucketKeys struct {
 	small []item
 	tree  *btree.BTreeG[item]
 	gen   uint64
+	// inline holds small while it fits, so that copying a bucket of a
+	// few keys is one allocation.
+	inline [inlineKeys]item
 }
+
+// inlineKeys is how many keys a bucket holds without a slice of its own.
+const inlineKeys = 2
 
 // bucket is an entry of the tree of buckets.
 type bucket struct {
@@ -249,20 +255,38 @@ type tx struct {
 	readOnly bool
 	gen      uint64   // this Update's generation (0 for a View)
 	emptied  []string // buckets this Update emptied
-	last     bucket   // the bucket used last, to skip the search
+	// recent are the buckets used last, to skip the search: most
+	// operations go back and forth between a few buckets.
+	recent [4]bucket
+	next   int
 }
 
 // keys returns the keys of bucket name, nil when it holds none.
 func (t *tx) keys(name string) *bucketKeys {
-	if t.last.keys != nil && t.last.name == name {
-		return t.last.keys
+	for _, b := range t.recent {
+		if b.keys != nil && b.name == name {
+			return b.keys
+		}
 	}
 	b, ok := t.buckets.Get(bucket{name: name})
 	if !ok {
 		return nil
 	}
-	t.last = b
+	t.remember(b)
 	return b.keys
+}
+
+// remember puts b among the recent buckets, in place of an older entry of
+// the same name or of the oldest one.
+func (t *tx) remember(b bucket) {
+	for i := range t.recent {
+		if t.recent[i].name == b.name && t.recent[i].keys != nil {
+			t.recent[i] = b
+			return
+		}
+	}
+	t.recent[t.next] = b
+	t.next = (t.next + 1) % len(t.recent)
 }
 
 // writable returns the keys of bucket name as this Update may change them
@@ -272,16 +296,21 @@ func (t *tx) writable(name string) *bucketKeys {
 	if k != nil && k.gen == t.gen {
 		return k
 	}
+	old := k
+	k = &bucketKeys{gen: t.gen}
 	switch {
-	case k == nil:
-		k = &bucketKeys{small: make([]item, 0, 2), gen: t.gen}
-	case k.tree != nil:
-		k = &bucketKeys{tree: k.tree.Clone(), gen: t.gen}
+	case old == nil:
+		k.small = k.inline[:0]
+	case old.tree != nil:
+		k.tree = old.tree.Clone()
+	case len(old.small) < inlineKeys:
+		k.small = append(k.inline[:0], old.small...)
 	default:
-		k = &bucketKeys{small: append(make([]item, 0, len(k.small)+2), k.small...), gen: t.gen}
+		k.small = append(make([]item, 0, len(old.small)+4), old.small...)
 	}
-	t.last = bucket{name: name, keys: k}
-	t.buckets.ReplaceOrInsert(t.last)
+	b := bucket{name: name, keys: k}
+	t.remember(b)
+	t.buckets.ReplaceOrInsert(b)
 	return k
 }
 
@@ -291,7 +320,7 @@ func (t *tx) dropEmpty() {
 	for _, name := range t.emptied {
 		if k := t.keys(name); k != nil && k.len() == 0 {
 			t.buckets.Delete(bucket{name: name})
-			t.last = bucket{}
+			t.recent = [4]bucket{}
 		}
 	}
 }
