@@ -139,8 +139,9 @@ func decodeNetwork(id string, b []byte) (*Network, error) {
 }
 
 // encodeIP returns the stored form of ip (without its address, which is the
-// key).
-func encodeIP(ip *IP) []byte {
+// key) taken from the prefix of its network of length bits: freeing the IP
+// needs that prefix, and then need not read the network.
+func encodeIP(ip *IP, bits int) []byte {
 	e := encoder{b: make([]byte, 0, 80)}
 	e.byte(ipFormat)
 	var flags byte
@@ -148,6 +149,7 @@ func encodeIP(ip *IP) []byte {
 		flags |= ipChangedIsCreated
 	}
 	e.byte(flags)
+	e.byte(byte(bits))
 	e.id(ip.AllocationUUID)
 	e.id(ip.NetworkID)
 	e.id(ip.ProjectID)
@@ -170,13 +172,15 @@ func encodeIP(ip *IP) []byte {
 	return e.b
 }
 
-// decodeIP decodes the stored form b of the IP with address a.
-func decodeIP(a netip.Addr, b []byte) (*IP, error) {
+// decodeIP decodes the stored form b of the IP with address a and returns
+// it with the length of the prefix it was taken from.
+func decodeIP(a netip.Addr, b []byte) (*IP, int, error) {
 	d := decoder{b: b}
 	if v := d.byte(); v != ipFormat && d.err == nil {
-		return nil, errFormat(v)
+		return nil, 0, errFormat(v)
 	}
 	flags := d.byte()
+	bits := int(d.byte())
 	ip := &IP{IPAddress: a}
 	ip.AllocationUUID = d.id()
 	ip.NetworkID = d.id()
@@ -198,9 +202,9 @@ func decodeIP(a netip.Addr, b []byte) (*IP, error) {
 		ip.Changed = d.time()
 	}
 	if err := d.finish(); err != nil {
-		return nil, err
+		return nil, 0, err
 	}
-	return ip, nil
+	return ip, bits, nil
 }
 
 func errFormat(v byte) error { return fmt.Errorf("unknown record format %d", v) }
@@ -222,8 +226,8 @@ func (e *encoder) list(n int, isNil bool) {
 // id stores a UUID in canonical form (lower-case, with dashes) as 16 bytes
 // and anything else as a string.
 func (e *encoder) id(s string) {
-	if len(s) == 36 {
-		if u, err := uuid.Parse(s); err == nil && u.String() == s {
+	if canonicalUUID(s) {
+		if u, err := uuid.Parse(s); err == nil {
 			e.byte(1)
 			e.b = append(e.b, u[:]...)
 			return
@@ -231,6 +235,28 @@ func (e *encoder) id(s string) {
 	}
 	e.byte(0)
 	e.str(s)
+}
+
+// canonicalUUID reports whether s is a UUID as uuid.UUID.String writes it:
+// 36 characters, lower-case hex digits with dashes at 8, 13, 18 and 23.
+func canonicalUUID(s string) bool {
+	if len(s) != 36 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch i {
+		case 8, 13, 18, 23:
+			if c != '-' {
+				return false
+			}
+		default:
+			if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 func (e *encoder) strs(ss []string) {

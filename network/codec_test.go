@@ -78,8 +78,9 @@ func TestCodecRoundTrip(t *testing.T) {
 		assert.Equal(t, want.Created.Location().String(), got.Created.Location().String(), n.ID)
 	}
 	for _, ip := range sampleIPs() {
-		got, err := decodeIP(ip.IPAddress, encodeIP(ip))
+		got, bits, err := decodeIP(ip.IPAddress, encodeIP(ip, 24))
 		require.NoError(t, err, ip.IPAddress)
+		assert.Equal(t, 24, bits)
 		want := jsonRoundTrip(t, ip)
 		assert.Equal(t, jsonOf(t, want), jsonOf(t, got), ip.IPAddress)
 		assert.Equal(t, want.Tags == nil, got.Tags == nil, "tags of %s", ip.IPAddress)
@@ -90,13 +91,13 @@ func TestCodecRoundTrip(t *testing.T) {
 func TestCodecIDs(t *testing.T) {
 	for _, id := range []string{"", "internet", "6e4f0c1a-2b3d-4e5f-8a9b-0c1d2e3f4a5b", "6E4F0C1A-2B3D-4E5F-8A9B-0C1D2E3F4A5B", "urn:uuid:6e4f0c1a-2b3d-4e5f-8a9b-0c1d2e3f4a5b", "{6e4f0c1a-2b3d-4e5f-8a9b-0c1d2e3f4a5b}"} {
 		ip := &IP{IPAddress: netip.MustParseAddr("10.0.0.1"), AllocationUUID: id, NetworkID: id, ProjectID: id}
-		got, err := decodeIP(ip.IPAddress, encodeIP(ip))
+		got, _, err := decodeIP(ip.IPAddress, encodeIP(ip, 24))
 		require.NoError(t, err)
 		assert.Equal(t, id, got.AllocationUUID)
 		assert.Equal(t, id, got.ProjectID)
 	}
-	short := encodeIP(&IP{AllocationUUID: "6e4f0c1a-2b3d-4e5f-8a9b-0c1d2e3f4a5b"})
-	long := encodeIP(&IP{AllocationUUID: "6E4F0C1A-2B3D-4E5F-8A9B-0C1D2E3F4A5B"})
+	short := encodeIP(&IP{AllocationUUID: "6e4f0c1a-2b3d-4e5f-8a9b-0c1d2e3f4a5b"}, 0)
+	long := encodeIP(&IP{AllocationUUID: "6E4F0C1A-2B3D-4E5F-8A9B-0C1D2E3F4A5B"}, 0)
 	assert.Equal(t, len(long)-len(short), 36+1-16, "a canonical UUID takes 16 bytes")
 }
 
@@ -115,9 +116,9 @@ func TestCodecCorrupt(t *testing.T) {
 		require.ErrorContains(t, err, "format 9")
 	}
 	for _, ip := range sampleIPs() {
-		b := encodeIP(ip)
+		b := encodeIP(ip, 24)
 		for i := range b {
-			_, err := decodeIP(ip.IPAddress, b[:i])
+			_, _, err := decodeIP(ip.IPAddress, b[:i])
 			require.Error(t, err, "ip %s cut at %d", ip.IPAddress, i)
 		}
 	}
@@ -125,17 +126,18 @@ func TestCodecCorrupt(t *testing.T) {
 
 func FuzzDecodeIP(f *testing.F) {
 	for _, ip := range sampleIPs() {
-		f.Add(encodeIP(ip))
+		f.Add(encodeIP(ip, 24))
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		a := netip.MustParseAddr("10.0.0.1")
-		ip, err := decodeIP(a, b)
+		ip, bits, err := decodeIP(a, b)
 		if err != nil {
 			return
 		}
-		again, err := decodeIP(a, encodeIP(ip))
+		again, bits2, err := decodeIP(a, encodeIP(ip, bits))
 		require.NoError(t, err)
 		require.Equal(t, ip, again)
+		require.Equal(t, bits, bits2)
 	})
 }
 

@@ -127,7 +127,7 @@ func ListIPsTx(tx backends.Tx, f IPFilter) ([]*IP, error) {
 	}
 	out := []*IP{}
 	add := func(k, v []byte) error {
-		ip, err := readIP(k, v)
+		ip, _, err := readIP(k, v)
 		if err != nil {
 			return err
 		}
@@ -156,7 +156,7 @@ func ListIPsTx(tx backends.Tx, f IPFilter) ([]*IP, error) {
 			if bytes.Compare(k, r.last) > 0 {
 				return false, nil
 			}
-			ip, err := readIP(k, v)
+			ip, _, err := readIP(k, v)
 			if err != nil {
 				return false, err
 			}

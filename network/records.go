@@ -2,6 +2,7 @@ package network
 
 import (
 	"errors"
+	"fmt"
 	"net/netip"
 	"slices"
 	"time"
@@ -57,24 +58,36 @@ func exists(tx backends.Tx, bucket string, key []byte) (bool, error) {
 
 // GetIPTx returns the stored IP record of an address.
 func GetIPTx(tx backends.Tx, addr netip.Addr) (*IP, error) {
-	return getIP(tx, addr)
+	ip, _, err := getIP(tx, addr)
+	return ip, err
 }
 
-// readIP decodes a record of bucketIPs.
-func readIP(key, value []byte) (*IP, error) {
+// readIP decodes a record of bucketIPs; it returns the IP and the prefix of
+// its network it was taken from.
+func readIP(key, value []byte) (*IP, netip.Prefix, error) {
 	a, ok := addrOfKey(key)
 	if !ok {
-		return nil, errdefs.Errorf(ErrCorrupt, "network: ip key %x is not an address", key)
+		return nil, netip.Prefix{}, errdefs.Errorf(ErrCorrupt, "network: ip key %x is not an address", key)
 	}
-	ip, err := decodeIP(a, value)
-	if err != nil {
-		return nil, errdefs.Errorf(ErrCorrupt, "network: decode ip %s: %v", a, err)
-	}
-	return ip, nil
+	return decodeIPAt(a, value)
 }
 
-func putIP(tx backends.Tx, ip *IP) error {
-	return tx.Put(bucketIPs, ipKey(ip.IPAddress), encodeIP(ip))
+// decodeIPAt decodes the record of the IP at a.
+func decodeIPAt(a netip.Addr, value []byte) (*IP, netip.Prefix, error) {
+	ip, bits, err := decodeIP(a, value)
+	if err == nil && bits > a.BitLen() {
+		err = fmt.Errorf("prefix length %d", bits)
+	}
+	if err != nil {
+		return nil, netip.Prefix{}, errdefs.Errorf(ErrCorrupt, "network: decode ip %s: %v", a, err)
+	}
+	p, _ := a.Prefix(bits)
+	return ip, p, nil
+}
+
+// putIP stores ip, taken from prefix p of its network.
+func putIP(tx backends.Tx, ip *IP, p netip.Prefix) error {
+	return tx.Put(bucketIPs, ipKey(ip.IPAddress), encodeIP(ip, p.Bits()))
 }
 
 func deleteIP(tx backends.Tx, ip *IP) error {
