@@ -25,6 +25,9 @@ func spanLess(a, b span) bool { return bytes.Compare(a.lo, b.lo) < 0 }
 type remote struct {
 	spans   *btree.BTreeG[span]
 	entries *btree.BTreeG[entry]
+	// exists is set once a read found a key of the bucket in Redis: the
+	// bucket is then in the registry (and stays there while watched).
+	exists bool
 }
 
 func (r *remote) init() {
@@ -103,11 +106,15 @@ func (r *remote) learn(op *readOp) {
 	case opGet:
 		if op.found {
 			r.entries.ReplaceOrInsert(entry{key: op.key, val: op.val})
+			r.exists = true
 		}
 		r.add(span{lo: op.key, hi: append(bytes.Clone(op.key), 0)})
 	case opScan:
 		for _, e := range op.kvs {
 			r.entries.ReplaceOrInsert(e)
+		}
+		if op.card > 0 {
+			r.exists = true
 		}
 		full := len(op.kvs) < op.limit
 		var s span

@@ -215,7 +215,11 @@ func (t *tx) commit(ctx context.Context) error {
 				p.MSet(ctx, mset...)
 				p.ZAdd(ctx, bk.index, zadd...)
 				p.Incr(ctx, bk.version)
-				p.ZAdd(ctx, t.s.registry, redis.Z{Member: name})
+				if !bk.exists {
+					// A bucket the transaction saw holding a key is in the
+					// registry already.
+					p.ZAdd(ctx, t.s.registry, redis.Z{Member: name})
+				}
 				continue
 			}
 			settleBucket.Eval(ctx, p, []string{bk.index, bk.version, t.s.registry}, name)
