@@ -189,7 +189,9 @@ type ListFilter struct {
 }
 
 // List returns the matching switches sorted by partition, rack and id. A
-// partition filter reads the partition index instead of every switch.
+// partition filter reads the partition index instead of every switch. The
+// records, statuses and BGP states of all switches are read in batches, not
+// one switch at a time.
 func (t *Tx) List(f ListFilter) ([]*Switch, error) {
 	v := t.s.viewer()
 	var ids []string
@@ -207,23 +209,23 @@ func (t *Tx) List(f ListFilter) ([]*Switch, error) {
 			ids = append(ids, string(k))
 		}
 	}
-	out := []*Switch{}
-	for _, id := range ids {
-		sw, err := loadSwitch(t.tx, id)
-		if err != nil {
-			return nil, err
-		}
+	all, err := loadSwitches(t.tx, ids)
+	if err != nil {
+		return nil, err
+	}
+	var match []*Switch
+	for _, sw := range all {
 		if f.RackID != "" && sw.RackID != f.RackID {
 			continue
 		}
 		if f.OSVendor != "" && !strings.EqualFold(string(sw.OS.Vendor), f.OSVendor) {
 			continue
 		}
-		full, err := v.complete(t.tx, sw)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, full)
+		match = append(match, sw)
+	}
+	out, err := v.completeAll(t.tx, match)
+	if err != nil {
+		return nil, err
 	}
 	sortSwitches(out)
 	return out, nil
