@@ -80,13 +80,16 @@ func (t *tx) scan(bucket string, from []byte, desc bool, fn func(key, value []by
 const chunk = 64
 
 // overlayCursor walks a bucket's overlay in scan order in chunks (fn may
-// not write to the scanned bucket, so the tree is stable meanwhile).
+// not write to the scanned bucket, so the tree is stable meanwhile). The
+// first chunk is of one entry, since most scans are seeks; later chunks
+// grow up to chunk entries.
 type overlayCursor struct {
 	tree  *btree.BTreeG[entry]
 	desc  bool
 	pivot []byte // where the next chunk starts; nil: at the end
 	skip  bool   // the pivot itself was already returned
 	buf   []entry
+	size  int // of the next chunk
 	pos   int
 	done  bool
 }
@@ -99,12 +102,14 @@ func (c *overlayCursor) peek() (entry, bool) {
 		return entry{}, false
 	}
 	c.buf, c.pos = c.buf[:0], 0
+	size := max(c.size, 1)
+	c.size = min(4*size, chunk)
 	collect := func(e entry) bool {
 		if c.skip && bytes.Equal(e.key, c.pivot) {
 			return true
 		}
 		c.buf = append(c.buf, e)
-		return len(c.buf) < chunk
+		return len(c.buf) < size
 	}
 	switch {
 	case c.pivot == nil && !c.desc:
@@ -116,7 +121,7 @@ func (c *overlayCursor) peek() (entry, bool) {
 	default:
 		c.tree.DescendLessOrEqual(entry{key: c.pivot}, collect)
 	}
-	if len(c.buf) < chunk {
+	if len(c.buf) < size {
 		c.done = true
 	} else {
 		c.pivot, c.skip = c.buf[len(c.buf)-1].key, true
