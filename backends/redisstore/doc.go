@@ -82,6 +82,9 @@
 //	                      writes to B
 //	{P}:b                 sorted set: the name of every bucket that holds a
 //	                      key, for Tx.Buckets
+//	{P}:a                 never written; WATCHed first by a client other
+//	                      than a Client, ClusterClient or Ring, so that it
+//	                      picks the store's node
 //
 // A bucket's keys exist exactly while it holds a key: Redis drops an empty
 // sorted set by itself, and a commit that empties a bucket deletes its

@@ -34,11 +34,13 @@ type readOp struct {
 	limit int
 	from  string // opNames: the first name
 
-	val   []byte   // opGet
-	found bool     // opGet
-	kvs   []entry  // opScan
-	card  int64    // opScan: the bucket's number of keys
-	names []string // opNames
+	val     []byte   // opGet
+	found   bool     // opGet
+	kvs     []entry  // opScan
+	members int      // opScan: keys the batch went through
+	last    []byte   // opScan: the last of them
+	card    int64    // opScan: the bucket's number of keys
+	names   []string // opNames
 }
 
 // newScanOp returns the read of the first limit keys of an Ascend (or
@@ -87,8 +89,10 @@ func (op *readOp) lexBounds() (string, string) {
 //	s <index> <value prefix> <bound> <bound> <n> <rev>  -> {card, k1, v1, k2, v2, ...}
 //	b <min>                                             -> {name, ...}
 //
-// A scan returns the bucket's number of keys first, then up to n keys from
-// ZRANGEBYLEX (ZREVRANGEBYLEX when rev is 1) with their values.
+// A scan returns the bucket's number of keys, then up to n keys from
+// ZRANGEBYLEX (ZREVRANGEBYLEX when rev is 1), each with its value, or with
+// an empty array for a key without one (which only a store changed by other
+// means holds).
 var readScript = redis.NewScript(readScriptSource)
 
 const readScriptSource = `
@@ -110,7 +114,8 @@ while i <= #ARGV do
     local r = {redis.call('ZCARD', idx)}
     for _, k in ipairs(ks) do
       local v = redis.call('GET', vp .. k)
-      if v then r[#r+1] = k; r[#r+1] = v end
+      r[#r+1] = k
+      if v then r[#r+1] = v else r[#r+1] = {} end
     end
     out[#out+1] = r
     i = i + 7
@@ -396,15 +401,21 @@ func decodeResults(ops []*readOp, reply any) error {
 			if !ok {
 				return errReply
 			}
-			op.card = card
+			op.card, op.members, op.last = card, len(r)/2, nil
 			op.kvs = make([]entry, 0, len(r)/2)
 			for j := 1; j < len(r); j += 2 {
-				k, ok1 := r[j].(string)
-				v, ok2 := r[j+1].(string)
-				if !ok1 || !ok2 {
+				k, ok := r[j].(string)
+				if !ok {
 					return errReply
 				}
-				op.kvs = append(op.kvs, entry{key: []byte(k), val: []byte(v)})
+				op.last = []byte(k)
+				switch v := r[j+1].(type) {
+				case string:
+					op.kvs = append(op.kvs, entry{key: op.last, val: []byte(v)})
+				case []any: // a key without a value: not there
+				default:
+					return errReply
+				}
 			}
 		case opNames:
 			op.names = make([]string, len(r))

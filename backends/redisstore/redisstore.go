@@ -265,7 +265,10 @@ func (s *Store) watch(ctx context.Context, fn func(*redis.Tx) error) error {
 			return err
 		}
 		return node.Watch(ctx, fn)
+	case *redis.Client:
+		return c.Watch(ctx, fn)
 	default:
-		return s.client.Watch(ctx, fn)
+		// Another client learns the node from the first watched key.
+		return s.client.Watch(ctx, fn, s.prefix+"a")
 	}
 }

@@ -116,17 +116,17 @@ func (r *remote) learn(op *readOp) {
 		if op.card > 0 {
 			r.exists = true
 		}
-		full := len(op.kvs) < op.limit
+		full := op.members < op.limit
 		var s span
 		switch {
 		case !op.desc && full:
 			s = span{lo: op.key, open: true}
 		case !op.desc:
-			s = span{lo: op.key, hi: append(bytes.Clone(op.kvs[len(op.kvs)-1].key), 0)}
+			s = span{lo: op.key, hi: append(bytes.Clone(op.last), 0)}
 		case full:
 			s = span{hi: op.key, open: op.inf}
 		default:
-			s = span{lo: op.kvs[len(op.kvs)-1].key, hi: op.key, open: op.inf}
+			s = span{lo: op.last, hi: op.key, open: op.inf}
 		}
 		r.add(s)
 		if int64(r.entries.Len()) == op.card {

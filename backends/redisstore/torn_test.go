@@ -229,3 +229,48 @@ func TestConsistentErrorNeedsNoValidation(t *testing.T) {
 	})
 	require.ErrorIs(t, err, errDomain)
 }
+
+// TestIndexWithoutValue: a key in a bucket's index without its value (a
+// store changed by other means) is skipped by scans, in every batch size,
+// and is not found by Get.
+func TestIndexWithoutValue(t *testing.T) {
+	srv := redistest.Start(t)
+	raw := srv.Client(t)
+	for _, batch := range []int{1, 2, 1024} {
+		prefix := uniquePrefix()
+		s := newStore(t, raw, &redisstore.Options{KeyPrefix: prefix, ScanBatch: batch})
+		require.NoError(t, s.Update(ctx, func(tx backends.Tx) error {
+			for _, k := range []string{"a", "c"} {
+				if err := tx.Put("b", []byte(k), []byte(k)); err != nil {
+					return err
+				}
+			}
+			return nil
+		}))
+		require.NoError(t, raw.ZAdd(ctx, "{"+prefix+"}:i:1:b", redis.Z{Member: "b"}).Err())
+		for _, desc := range []bool{false, true} {
+			var got []string
+			require.NoError(t, s.View(ctx, func(tx backends.Tx) error {
+				got = nil
+				visit := func(k, v []byte) (bool, error) { got = append(got, string(k)); return true, nil }
+				if desc {
+					return tx.Descend("b", nil, visit)
+				}
+				return tx.Ascend("b", nil, visit)
+			}))
+			want := []string{"a", "c"}
+			if desc {
+				want = []string{"c", "a"}
+			}
+			assert.Equal(t, want, got, "batch %d, descending %v", batch, desc)
+		}
+		require.NoError(t, s.View(ctx, func(tx backends.Tx) error {
+			if err := tx.Ascend("b", nil, func(k, v []byte) (bool, error) { return true, nil }); err != nil {
+				return err
+			}
+			_, err := tx.Get("b", []byte("b"))
+			assert.ErrorIs(t, err, backends.ErrNotFound)
+			return nil
+		}))
+	}
+}
