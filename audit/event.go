@@ -100,7 +100,7 @@ type Recorder struct {
 // context; entries of one transaction without a request id share a new
 // one.
 func (r *Recorder) Record(detail, path string, body any) error {
-	if r == nil || r.quiet || r.trail == nil {
+	if !r.Records() {
 		return nil
 	}
 	e := r.trail.eventEntry(r.ctx, r.requestID(), detail, path, body)
@@ -110,6 +110,11 @@ func (r *Recorder) Record(detail, path string, body any) error {
 	r.pending = append(r.pending, e)
 	return nil
 }
+
+// Records reports whether Record writes entries: false for a nil Recorder,
+// a quiet one, or one without a trail. A caller whose entry is costly to
+// describe checks it first.
+func (r *Recorder) Records() bool { return r != nil && !r.quiet && r.trail != nil }
 
 func (r *Recorder) requestID() string {
 	if r.rqid == "" {

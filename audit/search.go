@@ -300,8 +300,25 @@ func searchDays(tx backends.Tx, p *plan, c *collector) error {
 	return nil
 }
 
+// prefetchEntries announces the reads of the entries keys name and of
+// their days' index entries, so that a networked store fetches a chunk in
+// one round trip instead of one per entry.
+func prefetchEntries(tx backends.Tx, keys [][]byte) error {
+	var reads []backends.Read
+	days := map[string]bool{}
+	for _, k := range keys {
+		day := keyDay(k)
+		if !days[day] {
+			days[day] = true
+			reads = append(reads, backends.ReadKey(daysBucket, []byte(day)))
+		}
+		reads = append(reads, backends.ReadKey(dayBucket(day), k))
+	}
+	return backends.Prefetch(tx, reads...)
+}
+
 // searchRequest reads the rqid index, a chunk of keys at a time, and then
-// the entries it names.
+// the entries it names, each chunk's entries in one batched read.
 func searchRequest(tx backends.Tx, p *plan, c *collector) error {
 	const chunk = 64
 	prefix := rqidPrefix(p.f.RequestID)
@@ -333,6 +350,9 @@ func searchRequest(tx backends.Tx, p *plan, c *collector) error {
 			return true, nil
 		})
 		if err != nil {
+			return err
+		}
+		if err := prefetchEntries(tx, keys); err != nil {
 			return err
 		}
 		for _, ek := range keys {

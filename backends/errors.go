@@ -37,4 +37,12 @@ var (
 	// empty key, or a key or bucket name longer than MaxKeySize. Class
 	// errdefs.ErrInvalidArgument.
 	ErrInvalidKey = errdefs.Sentinel(errdefs.ErrInvalidArgument, "backends: invalid bucket or key")
+
+	// ErrKeyExists is returned by Insert when the key holds a value
+	// already: by Insert itself, or by Store.Update when an Inserter
+	// checks at the commit, and then nothing of the transaction is
+	// written. An Insert states that the caller's own data (a free index)
+	// says the key is unused, so a value there means the store contradicts
+	// itself. Class errdefs.ErrCorrupt.
+	ErrKeyExists = errdefs.Sentinel(errdefs.ErrCorrupt, "backends: key holds a value already")
 )

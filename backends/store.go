@@ -10,6 +10,15 @@
 // Adapters: memstore (in memory), boltstore (one bbolt file) and redisstore
 // (Redis, shared by many processes). The conformance suite in backendtest
 // checks every guarantee documented here.
+//
+// # Reads that cost a round trip
+//
+// With a networked adapter every Get and every batch of a scan is a round
+// trip to a server, so a loop of Gets costs one round trip per key. A Tx of
+// such an adapter implements Prefetcher: Prefetch announces the reads that
+// follow, and the adapter fetches them all in one round trip. The helpers
+// Prefetch and GetMany use it when it is there and cost nothing otherwise,
+// so domain code announces its reads without knowing the adapter.
 package backends
 
 import "context"
@@ -105,4 +114,49 @@ type Tx interface {
 	// their buckets by name. An optimistic adapter may treat the listing as
 	// a read of every bucket it names.
 	Buckets(from string, fn func(name string) (more bool, err error)) error
+}
+
+// Read names one read for Prefetch: the value stored under Key in Bucket
+// (Limit 0), or the first Limit keys of a scan of Bucket from Key with their
+// values (Limit > 0): an Ascend, or a Descend when Desc is set, with Key the
+// scan's from (nil starts at the first, or last, key).
+type Read struct {
+	Bucket string
+	Key    []byte
+	Limit  int
+	Desc   bool
+}
+
+// ReadKey returns the Read of the value under key in bucket.
+func ReadKey(bucket string, key []byte) Read { return Read{Bucket: bucket, Key: key} }
+
+// ReadAscend returns the Read of the first limit keys of an Ascend of
+// bucket from from.
+func ReadAscend(bucket string, from []byte, limit int) Read {
+	return Read{Bucket: bucket, Key: from, Limit: limit}
+}
+
+// ReadDescend returns the Read of the first limit keys of a Descend of
+// bucket from from.
+func ReadDescend(bucket string, from []byte, limit int) Read {
+	return Read{Bucket: bucket, Key: from, Limit: limit, Desc: true}
+}
+
+// Prefetcher is implemented by the Tx of an adapter for which every read is
+// a round trip to a server (redisstore). Call it through the function
+// Prefetch, which does nothing for a Tx without it.
+type Prefetcher interface {
+	// Prefetch fetches everything reads name in one round trip (or a few,
+	// for very many reads) and keeps it in the transaction, so that the
+	// Gets and scans that follow are answered from memory. It is a hint:
+	// what Get, Ascend, Descend and the commit do is the same with or
+	// without it, except that an optimistic adapter treats every announced
+	// read as made (a concurrent write to what it names may make the
+	// transaction run again). A scan that goes on past the Limit it
+	// announced reads the rest as usual.
+	//
+	// It returns an error wrapping ErrInvalidKey, and fetches nothing, when
+	// a read names an invalid bucket or key or has a negative Limit, and an
+	// adapter error (ErrUnavailable) when the server cannot be reached.
+	Prefetch(reads []Read) error
 }

@@ -90,7 +90,7 @@ func finding(invariant string, key check.Key, repair func(tx backends.Tx) error,
 }
 
 func checkPrefixTx(tx backends.Tx, p netip.Prefix, limit int) ([]check.Finding, error) {
-	sp, r, err := loadRecord(tx, p)
+	sp, r, err := loadRecord(tx, p, nil)
 	if errors.Is(err, ErrCorrupt) {
 		return []check.Finding{finding("record", prefixRecordKey(p), nil, "prefix %s: %v", p, err)}, nil
 	}
@@ -166,7 +166,7 @@ func recountPrefix(tx backends.Tx, sp span, add func(check.Finding) bool) (recou
 		c := sp.prefixAt(getU128(k[:16]), int(k[16]))
 		rc.usedChildren = rc.usedChildren.inc()
 		taken = append(taken, block{getU128(k[:16]), int(k[16])})
-		_, cr, err := loadRecord(tx, c)
+		_, cr, err := loadRecord(tx, c, nil)
 		switch {
 		case errors.Is(err, ErrNotFound):
 			return add(finding("child", check.Key{Bucket: childBucket(p), Key: k}, nil, "prefix %s: child %s is not registered", p, c)), nil
@@ -239,7 +239,7 @@ func recountPrefix(tx backends.Tx, sp span, add func(check.Finding) bool) (recou
 // repair transaction.
 func repairCounters(p netip.Prefix) func(tx backends.Tx) error {
 	return func(tx backends.Tx) error {
-		sp, r, err := loadRecord(tx, p)
+		sp, r, err := loadRecord(tx, p, nil)
 		if err != nil {
 			return err
 		}
@@ -310,7 +310,7 @@ func repairPool(name string) func(tx backends.Tx) error {
 // IsTaken reports whether address a of prefix p is taken: reserved, or not
 // in any free range. It costs one seek.
 func IsTaken(tx backends.Tx, p netip.Prefix, a netip.Addr) (bool, error) {
-	sp, _, u, ok, err := loadAddr(tx, p, a)
+	sp, _, u, ok, err := loadAddr(tx, p, a, nil)
 	if err != nil {
 		return false, err
 	}
@@ -329,7 +329,7 @@ func IsTaken(tx backends.Tx, p netip.Prefix, a netip.Addr) (bool, error) {
 // that is not reserved, until fn returns false or an error: the gaps
 // between the free ranges. It reads the free ranges once.
 func EachTaken(tx backends.Tx, p netip.Prefix, from netip.Addr, fn func(a netip.Addr) (bool, error)) error {
-	sp, _, err := loadRecord(tx, p)
+	sp, _, err := loadRecord(tx, p, nil)
 	if err != nil {
 		return err
 	}

@@ -65,7 +65,7 @@ func TestCheckCleanAndCounters(t *testing.T) {
 	// Break the child's counter and the pool's counter by raw writes.
 	child := pfx("10.0.0.0/24")
 	update(t, s, func(tx backends.Tx) error {
-		sp, r, err := loadRecord(tx, child)
+		sp, r, err := loadRecord(tx, child, nil)
 		if err != nil {
 			return err
 		}

@@ -18,7 +18,9 @@ import (
 // Cost: one seek, plus one write per prefix length split (at most the
 // difference of the two lengths), independent of the number of children.
 func AcquireChild(tx backends.Tx, parent netip.Prefix, bits int) (netip.Prefix, error) {
-	sp, r, err := loadRecord(tx, parent)
+	sp, r, err := loadRecord(tx, parent, func() []backends.Read {
+		return []backends.Read{backends.ReadAscend(sizeBucket(parent), sizeKey(bits, u128{}), 1)}
+	})
 	if err != nil {
 		return netip.Prefix{}, err
 	}
@@ -96,7 +98,7 @@ func checkChild(sp span, child netip.Prefix) error {
 // IPs, and with ErrAlreadyAllocated if any part of child is taken. Cost:
 // one seek plus one write per prefix length split.
 func AcquireSpecificChild(tx backends.Tx, parent, child netip.Prefix) error {
-	sp, r, err := loadRecord(tx, parent)
+	sp, r, err := loadRecord(tx, parent, nil)
 	if err != nil {
 		return err
 	}
@@ -127,14 +129,14 @@ func AcquireSpecificChild(tx backends.Tx, parent, child netip.Prefix) error {
 // ones or children of its own. Cost: a constant number of Gets and writes
 // plus one Get and two writes per merged buddy.
 func ReleaseChild(tx backends.Tx, parent, child netip.Prefix) error {
-	sp, r, err := loadRecord(tx, parent)
+	sp, r, err := loadRecord(tx, parent, nil)
 	if err != nil {
 		return err
 	}
 	if err := checkChild(sp, child); err != nil {
 		return err
 	}
-	cs, cr, err := loadRecord(tx, child)
+	cs, cr, err := loadRecord(tx, child, nil)
 	if err != nil {
 		return err
 	}

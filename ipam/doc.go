@@ -44,7 +44,10 @@
 // store, plus, for child prefixes, at most one Get and two writes per
 // prefix length split or merged (bounded by 32 or 128, not by n). No
 // operation scans the allocations. The benchmarks in this package show the
-// cost does not grow as a prefix fills.
+// cost does not grow as a prefix fills. An operation announces the seek it
+// is about to make together with the Get of the prefix's record
+// (backends.Prefetch), so that a networked store answers both in one round
+// trip; Usages reads the records of many prefixes together.
 //
 // # Counters
 //

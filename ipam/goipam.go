@@ -305,7 +305,7 @@ func ExportGoIPAM(tx backends.Tx) ([]byte, error) {
 	}
 	out := make([]goipamPrefix, 0, len(ps))
 	for _, p := range ps {
-		sp, r, err := loadRecord(tx, p)
+		sp, r, err := loadRecord(tx, p, nil)
 		if err != nil {
 			return nil, err
 		}

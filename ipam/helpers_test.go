@@ -48,7 +48,7 @@ func checkInvariants(tx backends.Tx) error {
 }
 
 func checkPrefixInvariants(tx backends.Tx, p netip.Prefix) error {
-	sp, r, err := loadRecord(tx, p)
+	sp, r, err := loadRecord(tx, p, nil)
 	if err != nil {
 		return err
 	}
@@ -139,7 +139,7 @@ func checkPrefixInvariants(tx backends.Tx, p netip.Prefix) error {
 		if cs, cb, ok, err := sp.blocks(tx).containing(addrToU(c.Addr())); err != nil || ok {
 			return fmt.Errorf("child %s lies in free block %s (%v)", c, sp.prefixAt(cs, cb), err)
 		}
-		_, cr, err := loadRecord(tx, c)
+		_, cr, err := loadRecord(tx, c, nil)
 		if err != nil || cr.parent != p {
 			return fmt.Errorf("child %s is not registered with parent %s (%v)", c, p, err)
 		}

@@ -16,8 +16,8 @@ func hasChildren(sp span, r *record) error {
 
 // loadAddr loads prefix p, checks that a lies in it and returns a as a
 // number and whether it is a reserved address.
-func loadAddr(tx backends.Tx, p netip.Prefix, a netip.Addr) (span, record, u128, bool, error) {
-	sp, r, err := loadRecord(tx, p)
+func loadAddr(tx backends.Tx, p netip.Prefix, a netip.Addr, also func() []backends.Read) (span, record, u128, bool, error) {
+	sp, r, err := loadRecord(tx, p, also)
 	if err != nil {
 		return span{}, record{}, u128{}, false, err
 	}
@@ -34,7 +34,9 @@ func loadAddr(tx backends.Tx, p netip.Prefix, a netip.Addr) (span, record, u128,
 // no address is free. Cost: one Get, one seek and at most three writes,
 // independent of the number of addresses taken.
 func AcquireIP(tx backends.Tx, p netip.Prefix) (netip.Addr, error) {
-	sp, r, err := loadRecord(tx, p)
+	sp, r, err := loadRecord(tx, p, func() []backends.Read {
+		return []backends.Read{backends.ReadAscend(ipBucket(p), nil, 1)}
+	})
 	if err != nil {
 		return netip.Addr{}, err
 	}
@@ -58,7 +60,9 @@ func AcquireIP(tx backends.Tx, p netip.Prefix) (netip.Addr, error) {
 // with ErrInUse if p has child prefixes. Cost: one Get, one seek and at
 // most three writes.
 func AcquireSpecificIP(tx backends.Tx, p netip.Prefix, a netip.Addr) error {
-	sp, r, u, reserved, err := loadAddr(tx, p, a)
+	sp, r, u, reserved, err := loadAddr(tx, p, a, func() []backends.Read {
+		return []backends.Read{backends.ReadDescend(ipBucket(p), numKey(addrToU(a)), 1)}
+	})
 	if err != nil {
 		return err
 	}
@@ -84,7 +88,7 @@ func AcquireSpecificIP(tx backends.Tx, p netip.Prefix, a netip.Addr) error {
 // ErrInvalidArgument if a is not in p. Cost: one Get, two seeks and at most
 // three writes.
 func ReleaseIP(tx backends.Tx, p netip.Prefix, a netip.Addr) error {
-	sp, r, u, reserved, err := loadAddr(tx, p, a)
+	sp, r, u, reserved, err := loadAddr(tx, p, a, func() []backends.Read { return releaseSeeks(ipBucket(p), addrToU(a)) })
 	if err != nil {
 		return err
 	}

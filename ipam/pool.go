@@ -48,8 +48,15 @@ func checkPoolName(name string) error {
 
 // GetPool returns the pool called name, or an error wrapping ErrNotFound.
 // Cost: one Get.
-func GetPool(tx backends.Tx, name string) (Pool, error) {
+func GetPool(tx backends.Tx, name string) (Pool, error) { return loadPool(tx, name, nil) }
+
+// loadPool is GetPool; the seeks an operation makes next in the pool's
+// free ranges are announced with the Get (see loadRecord).
+func loadPool(tx backends.Tx, name string, also func() []backends.Read) (Pool, error) {
 	if err := checkPoolName(name); err != nil {
+		return Pool{}, err
+	}
+	if err := announce(tx, also, bucketPools, func() []byte { return []byte(name) }); err != nil {
 		return Pool{}, err
 	}
 	v, err := tx.Get(bucketPools, []byte(name))
@@ -112,7 +119,9 @@ func DeletePool(tx backends.Tx, name string) error {
 // AcquireInt takes the lowest free value of the pool. It fails with
 // ErrExhausted when none is free. Cost: one Get, one seek, three writes.
 func AcquireInt(tx backends.Tx, name string) (uint64, error) {
-	p, err := GetPool(tx, name)
+	p, err := loadPool(tx, name, func() []backends.Read {
+		return []backends.Read{backends.ReadAscend(poolBucket(name), nil, 1)}
+	})
 	if err != nil {
 		return 0, err
 	}
@@ -131,7 +140,9 @@ func AcquireInt(tx backends.Tx, name string) (uint64, error) {
 // ErrInvalidArgument if v is outside the pool and with ErrAlreadyAllocated
 // if v is taken.
 func AcquireSpecificInt(tx backends.Tx, name string, v uint64) error {
-	p, err := GetPool(tx, name)
+	p, err := loadPool(tx, name, func() []backends.Read {
+		return []backends.Read{backends.ReadDescend(poolBucket(name), numKey(u64(v)), 1)}
+	})
 	if err != nil {
 		return err
 	}
@@ -153,7 +164,7 @@ func AcquireSpecificInt(tx backends.Tx, name string, v uint64) error {
 // ErrInvalidArgument if v is outside the pool and with ErrNotFound if v is
 // not taken.
 func ReleaseInt(tx backends.Tx, name string, v uint64) error {
-	p, err := GetPool(tx, name)
+	p, err := loadPool(tx, name, func() []backends.Read { return releaseSeeks(poolBucket(name), u64(v)) })
 	if err != nil {
 		return err
 	}

@@ -147,6 +147,16 @@ func decodeRecord(b []byte) (record, error) {
 	return r, nil
 }
 
+// announce passes the reads also returns, and the Get of key in bucket, to
+// backends.Prefetch. It builds them only for a Tx that fetches ahead, so
+// that a local store pays nothing for them.
+func announce(tx backends.Tx, also func() []backends.Read, bucket string, key func() []byte) error {
+	if _, ok := tx.(backends.Prefetcher); !ok || also == nil {
+		return nil
+	}
+	return backends.Prefetch(tx, append(also(), backends.ReadKey(bucket, key()))...)
+}
+
 // checkPrefix rejects invalid, non-canonical, zoned and IPv4-mapped
 // prefixes.
 func checkPrefix(p netip.Prefix) error {
@@ -177,8 +187,15 @@ func checkAddr(sp span, a netip.Addr) error {
 	return nil
 }
 
-func loadRecord(tx backends.Tx, p netip.Prefix) (span, record, error) {
+// loadRecord reads the record of prefix p. An operation that goes on to
+// seek in p's buckets returns those seeks from also (nil: none): they are
+// announced with the record's Get, so that a networked store fetches them in
+// the same round trip (see announce).
+func loadRecord(tx backends.Tx, p netip.Prefix, also func() []backends.Read) (span, record, error) {
 	if err := checkPrefix(p); err != nil {
+		return span{}, record{}, err
+	}
+	if err := announce(tx, also, bucketPrefixes, func() []byte { return prefixKey(p) }); err != nil {
 		return span{}, record{}, err
 	}
 	v, err := tx.Get(bucketPrefixes, prefixKey(p))
@@ -293,7 +310,7 @@ func CreatePrefix(tx backends.Tx, p netip.Prefix) error {
 // GetPrefix returns the registered prefix p with its usage, or an error
 // wrapping ErrNotFound. Cost: one Get.
 func GetPrefix(tx backends.Tx, p netip.Prefix) (Prefix, error) {
-	sp, r, err := loadRecord(tx, p)
+	sp, r, err := loadRecord(tx, p, nil)
 	if err != nil {
 		return Prefix{}, err
 	}
@@ -305,7 +322,7 @@ func GetPrefix(tx backends.Tx, p netip.Prefix) (Prefix, error) {
 // releases its block in the parent, exactly as ReleaseChild does. Cost: a
 // constant number of store operations (plus the merge of ReleaseChild).
 func DeletePrefix(tx backends.Tx, p netip.Prefix) error {
-	sp, r, err := loadRecord(tx, p)
+	sp, r, err := loadRecord(tx, p, nil)
 	if err != nil {
 		return err
 	}
@@ -336,7 +353,7 @@ func Prefixes(tx backends.Tx) ([]netip.Prefix, error) {
 // Children lists the child prefixes taken from p, ordered by address. It
 // scans p's children: O(children).
 func Children(tx backends.Tx, p netip.Prefix) ([]netip.Prefix, error) {
-	sp, _, err := loadRecord(tx, p)
+	sp, _, err := loadRecord(tx, p, nil)
 	if err != nil {
 		return nil, err
 	}

@@ -117,3 +117,13 @@ func (r rangeSet) release(x u128) (bool, error) {
 		return true, r.put(x, x)
 	}
 }
+
+// releaseSeeks are the seeks release makes for x: the range at or before x
+// and the one after it.
+func releaseSeeks(bucket string, x u128) []backends.Read {
+	reads := []backends.Read{backends.ReadDescend(bucket, numKey(x), 1)}
+	if x != u128Max {
+		reads = append(reads, backends.ReadAscend(bucket, numKey(x.inc()), 1))
+	}
+	return reads
+}

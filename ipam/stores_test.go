@@ -1,6 +1,7 @@
 package ipam
 
 import (
+	"net/netip"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -71,6 +72,20 @@ func TestMainFlowsOnEveryStore(t *testing.T) {
 		require.NoError(t, s.AcquireSpecificInt(ctx, "vrf", 7))
 		require.NoError(t, s.ReleaseInt(ctx, "vrf", 1))
 
+		require.NoError(t, st.View(ctx, func(tx backends.Tx) error {
+			us, err := Usages(tx, []netip.Prefix{v4, c6, c})
+			require.NoError(t, err)
+			for i, p := range []netip.Prefix{v4, c6, c} {
+				one, err := GetUsage(tx, p)
+				require.NoError(t, err)
+				require.Equal(t, one, us[i], "usage of %s", p)
+			}
+			_, err = Usages(tx, []netip.Prefix{v4, pfx("10.9.0.0/16")})
+			require.ErrorIs(t, err, ErrNotFound)
+			_, err = Usages(tx, []netip.Prefix{{}})
+			require.ErrorIs(t, err, ErrInvalidArgument)
+			return nil
+		}))
 		require.NoError(t, st.View(ctx, checkInvariants))
 	})
 }

@@ -76,11 +76,36 @@ func usageOf(sp span, r *record) Usage {
 
 // GetUsage returns the usage of the registered prefix p. Cost: one Get.
 func GetUsage(tx backends.Tx, p netip.Prefix) (Usage, error) {
-	sp, r, err := loadRecord(tx, p)
+	sp, r, err := loadRecord(tx, p, nil)
 	if err != nil {
 		return Usage{}, err
 	}
 	return usageOf(sp, &r), nil
+}
+
+// Usages returns the usage of each prefix of ps, in order. It reads the
+// records of all of them together (one round trip on a networked store,
+// instead of one per prefix) and fails like GetUsage for the first prefix
+// that is invalid or not registered. Cost: one Get per prefix.
+func Usages(tx backends.Tx, ps []netip.Prefix) ([]Usage, error) {
+	reads := make([]backends.Read, 0, len(ps))
+	for _, p := range ps {
+		if checkPrefix(p) == nil {
+			reads = append(reads, backends.ReadKey(bucketPrefixes, prefixKey(p)))
+		}
+	}
+	if err := backends.Prefetch(tx, reads...); err != nil {
+		return nil, err
+	}
+	out := make([]Usage, len(ps))
+	for i, p := range ps {
+		u, err := GetUsage(tx, p)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = u
+	}
+	return out, nil
 }
 
 // FreeBlocks returns, exactly, how many blocks of length bits are free for
@@ -88,7 +113,7 @@ func GetUsage(tx backends.Tx, p netip.Prefix) (Usage, error) {
 // ErrInvalidArgument for bits outside 0..32 (IPv4) or 0..128 (IPv6). Cost:
 // one Get.
 func FreeBlocks(tx backends.Tx, p netip.Prefix, bits int) (*big.Int, error) {
-	sp, r, err := loadRecord(tx, p)
+	sp, r, err := loadRecord(tx, p, nil)
 	if err != nil {
 		return nil, err
 	}

@@ -1,6 +1,7 @@
 package machine_test
 
 import (
+	"bytes"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -130,20 +131,26 @@ func TestCorruptionIsReportedNotServed(t *testing.T) {
 	assert.Contains(t, err.Error(), `"broken"`)
 	raw(t, l, func(tx backends.Tx) error { return tx.Delete("machine/machines", []byte("broken")) })
 
-	// An IP record where ipam says the next address is free.
+	// An IP record where ipam says the next address is free: allocate it,
+	// keep its stored bytes, free it and put the bytes back.
 	child := l.childNetwork("p1")
+	next := child.Prefixes[0].Addr().Next()
+	_, err = l.nets.AllocateIP(l.ctx, network.AllocateIPRequest{NetworkID: child.ID, ProjectID: "p1", Name: "kept", Type: network.IPTypeStatic, Address: next})
+	require.NoError(t, err)
+	key := append([]byte{4}, next.AsSlice()...)
+	var record []byte
 	raw(t, l, func(tx backends.Tx) error {
-		ip := &network.IP{IPAddress: child.Prefixes[0].Addr().Next(), NetworkID: child.ID, ProjectID: "other", Type: network.IPTypeStatic, Tags: []string{}}
-		b, err := jsonMarshal(ip)
-		if err != nil {
-			return err
-		}
-		k := ip.IPAddress.As4()
-		return tx.Put("network/ips", append([]byte{4}, k[:]...), b)
+		v, err := tx.Get("network/ips", key)
+		record = bytes.Clone(v)
+		return err
 	})
+	require.NotEmpty(t, record)
+	_, err = l.nets.FreeIP(l.ctx, next)
+	require.NoError(t, err)
+	raw(t, l, func(tx backends.Tx) error { return tx.Put("network/ips", key, record) })
 	_, err = l.svc.Allocate(l.ctx, allocation("p1", child.ID))
 	require.ErrorIs(t, err, errdefs.ErrCorrupt, "the allocation refuses to clobber the record")
-	got, err := l.nets.GetIP(l.ctx, child.Prefixes[0].Addr().Next())
+	got, err := l.nets.GetIP(l.ctx, next)
 	require.NoError(t, err)
-	assert.Equal(t, "other", got.ProjectID, "the record is intact")
+	assert.Equal(t, "kept", got.Name, "the record is intact")
 }

@@ -2,7 +2,6 @@ package machine_test
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"net/netip"
@@ -252,5 +251,3 @@ func stateOf(snap backendtest.Snapshot) backendtest.Snapshot {
 	}
 	return out
 }
-
-func jsonMarshal(v any) ([]byte, error) { return json.Marshal(v) }

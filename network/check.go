@@ -3,7 +3,6 @@ package network
 import (
 	"context"
 	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -23,16 +22,16 @@ const checkBatch = 1024
 //     names an existing super network that lists it as a child and its
 //     prefixes are children of the parent's, and the partition indexes of
 //     super and underlay networks name existing networks of that kind;
-//   - every IP decodes, belongs to an existing network and lies in one of
-//     its prefixes, its address is taken in ipam (not both free and held)
-//     and the network's IP index lists it; no address is taken in ipam
-//     without an IP (an orphaned address) and no index entry names a
-//     missing IP;
+//   - every IP decodes, belongs to an existing network and lies in the
+//     prefix of it that its record names, and its address is taken in ipam
+//     (not both free and held); no address is taken in ipam without an IP
+//     (an orphaned address), and no IP in a network's prefix belongs to
+//     another network;
 //   - the VRF use counts equal the networks using each VRF, and the VRF
 //     pool holds exactly the VRFs in use.
 //
-// Orphaned addresses, index entries, VRF counts and pool entries are
-// repairable.
+// Orphaned and doubly held addresses, index entries, VRF counts and pool
+// entries are repairable.
 func Check(ctx context.Context, store backends.Store, opts check.Options) ([]check.Finding, error) {
 	c := &checker{store: store, limit: opts.Limit(), seen: map[string]int{}}
 	var nets []*Network
@@ -40,8 +39,8 @@ func Check(ctx context.Context, store backends.Store, opts check.Options) ([]che
 		nets = nil
 		c.out = c.out[:0]
 		return tx.Ascend(bucketNetworks, nil, func(k, v []byte) (bool, error) {
-			n := &Network{}
-			if err := json.Unmarshal(v, n); err != nil {
+			n, err := decodeNetwork(string(k), v)
+			if err != nil {
 				c.add("record", nil, "network %q does not decode: %v", k, err, check.Key{Bucket: bucketNetworks, Key: k})
 				return true, nil
 			}
@@ -182,12 +181,13 @@ func (c *checker) prefixIPs(ctx context.Context, id string, p netip.Prefix) erro
 			records := map[netip.Addr]*IP{}
 			var last netip.Addr
 			err = tx.Ascend(bucketIPs, ipKey(cursor), func(k, v []byte) (bool, error) {
-				ip := &IP{}
-				if err := json.Unmarshal(v, ip); err != nil {
-					return true, nil // reported by ipRecords
-				}
-				if !p.Contains(ip.IPAddress) {
+				a, ok := addrOfKey(k)
+				if !ok || !p.Contains(a) {
 					return false, nil
+				}
+				ip, _, err := decodeIPAt(a, v)
+				if err != nil {
+					return true, nil // reported by ipRecords
 				}
 				records[ip.IPAddress] = ip
 				last = ip.IPAddress
@@ -210,13 +210,9 @@ func (c *checker) prefixIPs(ctx context.Context, id string, p netip.Prefix) erro
 					c.add("free-held", acquireAddress(p, a), "ip %s of network %q is free in ipam prefix %s: it could be handed out twice", a, ip.NetworkID, p,
 						check.Key{Bucket: bucketIPs, Key: ipKey(a)})
 				}
-				if ip.NetworkID == id {
-					key := pairKey(id, ipKey(a))
-					if ok, err := exists(tx, bucketNetworkIPs, key); err != nil {
-						return err
-					} else if !ok {
-						c.add("ip-index", putKey(bucketNetworkIPs, key), "network %q does not list its ip %s", id, a, check.Key{Bucket: bucketNetworkIPs, Key: key})
-					}
+				if ip.NetworkID != id {
+					c.add("ip-network", nil, "ip %s lies in prefix %s of network %q but belongs to network %q", a, p, id, ip.NetworkID,
+						check.Key{Bucket: bucketIPs, Key: ipKey(a)})
 				}
 			}
 			err = ipam.EachTaken(tx, p, cursor, func(a netip.Addr) (bool, error) {
@@ -297,9 +293,14 @@ func (c *checker) ipRecords(ctx context.Context) error {
 					return false, nil
 				}
 				n++
-				ip := &IP{}
-				if err := json.Unmarshal(v, ip); err != nil {
-					c.add("record", nil, "ip %x does not decode: %v", k, err, check.Key{Bucket: bucketIPs, Key: k})
+				a, ok := addrOfKey(k)
+				if !ok {
+					c.add("record", nil, "ip key %x is no address", k, check.Key{Bucket: bucketIPs, Key: k})
+					return true, nil
+				}
+				ip, from, err := decodeIPAt(a, v)
+				if err != nil {
+					c.add("record", nil, "ip %s does not decode: %v", a, err, check.Key{Bucket: bucketIPs, Key: k})
 					return true, nil
 				}
 				nw, ok := nets[ip.NetworkID]
@@ -315,8 +316,10 @@ func (c *checker) ipRecords(ctx context.Context) error {
 					c.add("ip-network", nil, "ip %s names the missing network %q", ip.IPAddress, ip.NetworkID, check.Key{Bucket: bucketIPs, Key: k})
 					return true, nil
 				}
-				if _, ok := prefixContaining(nw, ip.IPAddress); !ok {
+				if p, ok := prefixContaining(nw, ip.IPAddress); !ok {
 					c.add("ip-prefix", nil, "ip %s lies in no prefix of its network %q", ip.IPAddress, nw.ID, check.Key{Bucket: bucketIPs, Key: k})
+				} else if p != from {
+					c.add("ip-prefix", nil, "ip %s names prefix %s, but lies in %s of its network %q", ip.IPAddress, from, p, nw.ID, check.Key{Bucket: bucketIPs, Key: k})
 				}
 				return true, nil
 			})
@@ -369,25 +372,7 @@ func (c *checker) indexes(tx backends.Tx) error {
 	if err != nil {
 		return err
 	}
-	return tx.Ascend(bucketNetworkIPs, nil, func(k, _ []byte) (bool, error) {
-		id, rest, ok := splitPair(k)
-		if !ok {
-			return true, nil
-		}
-		raw, err := tx.Get(bucketIPs, []byte(rest))
-		if errors.Is(err, backends.ErrNotFound) {
-			c.add("ip-index", deleteKey(bucketNetworkIPs, k), "network %q lists an ip %x that does not exist", id, rest, check.Key{Bucket: bucketNetworkIPs, Key: k})
-			return true, nil
-		}
-		if err != nil {
-			return false, err
-		}
-		ip := &IP{}
-		if json.Unmarshal(raw, ip) == nil && ip.NetworkID != id {
-			c.add("ip-index", deleteKey(bucketNetworkIPs, k), "network %q lists ip %s of network %q", id, ip.IPAddress, ip.NetworkID, check.Key{Bucket: bucketNetworkIPs, Key: k})
-		}
-		return true, nil
-	})
+	return nil
 }
 
 // splitPair splits a pairKey at its first NUL.
@@ -403,9 +388,8 @@ func splitPair(k []byte) (a, b string, ok bool) {
 // vrfs compares the VRF use counts and the pool with the networks.
 func (c *checker) vrfs(tx backends.Tx) error {
 	users := map[uint32]uint32{}
-	err := tx.Ascend(bucketNetworks, nil, func(_, v []byte) (bool, error) {
-		n := &Network{}
-		if json.Unmarshal(v, n) == nil && n.VRF != 0 {
+	err := tx.Ascend(bucketNetworks, nil, func(k, v []byte) (bool, error) {
+		if n, err := decodeNetwork(string(k), v); err == nil && n.VRF != 0 {
 			users[n.VRF]++
 		}
 		return true, nil

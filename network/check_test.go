@@ -1,8 +1,8 @@
 package network_test
 
 import (
+	"bytes"
 	"encoding/binary"
-	"encoding/json"
 	"net/netip"
 	"testing"
 
@@ -10,7 +10,10 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/metalkit/metalkit/backends"
+	"github.com/metalkit/metalkit/backends/backendtest"
 	"github.com/metalkit/metalkit/check"
+	"github.com/metalkit/metalkit/errdefs"
+	"github.com/metalkit/metalkit/internal/storetest"
 	"github.com/metalkit/metalkit/ipam"
 	"github.com/metalkit/metalkit/network"
 )
@@ -69,25 +72,21 @@ func TestCheckFindsEachBrokenInvariant(t *testing.T) {
 				return ipam.ReleaseIP(tx, childPrefix(child), netip.MustParseAddr("10.0.0.1"))
 			})
 		}},
-		{"missing ip index entry", "network.ip-index", true, func(t *testing.T, s backends.Store, child *network.Network) {
-			raw(t, s, func(tx backends.Tx) error {
-				return tx.Delete("network/network-ips", append(append([]byte(child.ID), 0), ip4key("10.0.0.1")...))
-			})
-		}},
-		{"stale ip index entry", "network.ip-index", true, func(t *testing.T, s backends.Store, child *network.Network) {
-			raw(t, s, func(tx backends.Tx) error {
-				return tx.Put("network/network-ips", append(append([]byte(child.ID), 0), ip4key("10.0.0.77")...), nil)
-			})
-		}},
 		{"ip outside its network", "network.ip-prefix", false, func(t *testing.T, s backends.Store, child *network.Network) {
-			ip := network.IP{IPAddress: netip.MustParseAddr("192.0.2.1"), NetworkID: child.ID, ProjectID: "p", Type: network.IPTypeEphemeral, Tags: []string{}}
-			b, _ := json.Marshal(ip)
-			raw(t, s, func(tx backends.Tx) error { return tx.Put("network/ips", ip4key("192.0.2.1"), b) })
+			moveIPRecord(t, s, "10.0.0.1", "192.0.2.1")
 		}},
 		{"ip of a missing network", "network.ip-network", false, func(t *testing.T, s backends.Store, child *network.Network) {
-			ip := network.IP{IPAddress: netip.MustParseAddr("192.0.2.2"), NetworkID: "gone", ProjectID: "p", Type: network.IPTypeEphemeral, Tags: []string{}}
-			b, _ := json.Marshal(ip)
-			raw(t, s, func(tx backends.Tx) error { return tx.Put("network/ips", ip4key("192.0.2.2"), b) })
+			svc := network.New(s, nil)
+			other, err := svc.AllocateChild(ctx, network.AllocateRequest{PartitionID: "fra", ProjectID: "p"})
+			require.NoError(t, err)
+			ip, err := svc.AllocateIP(ctx, network.AllocateIPRequest{NetworkID: other.ID, ProjectID: "p"})
+			require.NoError(t, err)
+			record := storedIP(t, s, ip.IPAddress.String())
+			_, err = svc.FreeIP(ctx, ip.IPAddress)
+			require.NoError(t, err)
+			_, err = svc.Free(ctx, other.ID)
+			require.NoError(t, err)
+			raw(t, s, func(tx backends.Tx) error { return tx.Put("network/ips", ip4key("192.0.2.2"), record) })
 		}},
 		{"vrf count", "network.vrf-count", true, func(t *testing.T, s backends.Store, child *network.Network) {
 			raw(t, s, func(tx backends.Tx) error {
@@ -129,4 +128,65 @@ func TestCheckFindsEachBrokenInvariant(t *testing.T) {
 			}
 		})
 	}
+}
+
+// storedIP returns the stored bytes of the IP record of addr.
+func storedIP(t *testing.T, s backends.Store, addr string) []byte {
+	t.Helper()
+	var record []byte
+	raw(t, s, func(tx backends.Tx) error {
+		v, err := tx.Get("network/ips", ip4key(addr))
+		record = bytes.Clone(v)
+		return err
+	})
+	require.NotEmpty(t, record, "no record of %s", addr)
+	return record
+}
+
+// moveIPRecord moves the stored IP record of from to the key of to,
+// unchanged, as a torn or misdirected write would.
+func moveIPRecord(t *testing.T, s backends.Store, from, to string) {
+	t.Helper()
+	record := storedIP(t, s, from)
+	raw(t, s, func(tx backends.Tx) error {
+		if err := tx.Delete("network/ips", ip4key(from)); err != nil {
+			return err
+		}
+		return tx.Put("network/ips", ip4key(to), record)
+	})
+}
+
+// TestAllocationNeverOverwrites: when ipam gives out an address that holds
+// a record all the same, the allocation fails with the corrupt class and
+// writes nothing, on every store (redisstore checks at the commit).
+func TestAllocationNeverOverwrites(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s backends.Store) {
+		f := newFixtureOn(t, s)
+		f.super("fra")
+		child, err := f.svc.AllocateChild(ctx, network.AllocateRequest{PartitionID: "fra", ProjectID: "p"})
+		require.NoError(t, err)
+		ip, err := f.svc.AllocateIP(ctx, network.AllocateIPRequest{NetworkID: child.ID, ProjectID: "p", Name: "kept"})
+		require.NoError(t, err)
+		record := storedIP(t, s, ip.IPAddress.String())
+		_, err = f.svc.FreeIP(ctx, ip.IPAddress)
+		require.NoError(t, err)
+		raw(t, s, func(tx backends.Tx) error { return tx.Put("network/ips", ip4key(ip.IPAddress.String()), record) })
+
+		before := backendtest.Dump(t, s)
+		for _, req := range []network.AllocateIPRequest{
+			{NetworkID: child.ID, ProjectID: "p"},
+			{NetworkID: child.ID, ProjectID: "p", Address: ip.IPAddress},
+		} {
+			_, err = f.svc.AllocateIP(ctx, req)
+			require.ErrorIs(t, err, errdefs.ErrCorrupt, "address %v", req.Address)
+			assert.Contains(t, err.Error(), "network/ips")
+			backendtest.Unchanged(t, before, s)
+		}
+		got, err := f.svc.GetIP(ctx, ip.IPAddress)
+		require.NoError(t, err)
+		assert.Equal(t, "kept", got.Name, "the record is intact")
+
+		// Without the stray record the store is consistent again.
+		raw(t, s, func(tx backends.Tx) error { return tx.Delete("network/ips", ip4key(ip.IPAddress.String())) })
+	})
 }

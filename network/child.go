@@ -202,9 +202,9 @@ func DeleteTx(tx backends.Tx, id string) (*Network, error) {
 // IP is allocated, releases or deletes its prefixes, gives up its VRF and
 // removes its records.
 func removeNetwork(tx backends.Tx, n *Network) error {
-	if has, err := backends.HasPrefix(tx, bucketNetworkIPs, pairStart(n.ID)); err != nil {
+	if held, err := holdsIPs(tx, n); err != nil {
 		return err
-	} else if has {
+	} else if held {
 		return errdefs.Errorf(ErrConflict, "network: network %q still holds allocated IPs", n.ID)
 	}
 	var parent *Network

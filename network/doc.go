@@ -10,6 +10,14 @@
 // or inside the one transaction, which rolls back on error, so no VRF, child
 // block or address is ever left behind.
 //
+// Records are stored in a compact binary form (codec.go), not as JSON; the
+// JSON of Network and IP is what the API returns. An IP record sits under
+// its address, and a network's IPs are the address ranges of its prefixes
+// that have no children, so listing them is one ordered scan per prefix
+// and freeing an IP needs no index. Lists read what they need in batches
+// (backends.Prefetch), never one item at a time, so that on a networked
+// store a list costs a few round trips, however long it is.
+//
 // # Tenant scoping
 //
 // A caller in the context that is scoped to projects (audit.Actor with

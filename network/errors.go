@@ -32,7 +32,11 @@ var (
 	// caller of this package tests exhaustion without importing ipam.
 	// Class errdefs.ErrExhausted.
 	ErrExhausted = ipam.ErrExhausted
-	// ErrCorrupt: a stored record does not decode. Class
+	// ErrCorrupt: a stored record does not decode, or contradicts the
+	// free index (an allocation found a record under an address ipam gave
+	// out as free). On a store that checks that at the commit (redisstore)
+	// the allocation fails there instead, with backends.ErrKeyExists; both
+	// are of class errdefs.ErrCorrupt, which is what to test for. Class
 	// errdefs.ErrCorrupt.
 	ErrCorrupt = errdefs.Sentinel(errdefs.ErrCorrupt, "network: stored data is corrupt")
 )

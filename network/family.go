@@ -125,11 +125,8 @@ func FamilyOf(a netip.Addr) AddressFamily {
 // appearance.
 func PrefixFamilies(prefixes []netip.Prefix) []AddressFamily {
 	var out []AddressFamily
-	seen := map[AddressFamily]bool{}
 	for _, p := range prefixes {
-		f := FamilyOf(p.Addr())
-		if !seen[f] {
-			seen[f] = true
+		if f := FamilyOf(p.Addr()); !slices.Contains(out, f) {
 			out = append(out, f)
 		}
 	}

@@ -1,7 +1,6 @@
 package network
 
 import (
-	"encoding/json"
 	"errors"
 	"net/netip"
 	"slices"
@@ -11,19 +10,16 @@ import (
 	"github.com/metalkit/metalkit/limits"
 )
 
-func getIP(tx backends.Tx, a netip.Addr) (*IP, error) {
+// getIP returns the IP record of a and the prefix it was taken from.
+func getIP(tx backends.Tx, a netip.Addr) (*IP, netip.Prefix, error) {
 	b, err := tx.Get(bucketIPs, ipKey(a))
 	if errors.Is(err, backends.ErrNotFound) {
-		return nil, errdefs.Errorf(ErrNotFound, "network: ip %s is not allocated", a)
+		return nil, netip.Prefix{}, errdefs.Errorf(ErrNotFound, "network: ip %s is not allocated", a)
 	}
 	if err != nil {
-		return nil, err
+		return nil, netip.Prefix{}, err
 	}
-	ip := &IP{}
-	if err := json.Unmarshal(b, ip); err != nil {
-		return nil, errdefs.Errorf(ErrCorrupt, "network: decode ip %s: %v", a, err)
-	}
-	return ip, nil
+	return decodeIPAt(a, b)
 }
 
 func checkIPType(t IPType) (IPType, error) {
@@ -98,6 +94,7 @@ func AllocateIPTx(tx backends.Tx, env Env, req AllocateIPRequest) (*IP, error) {
 		return nil, err
 	}
 	var addr netip.Addr
+	var from netip.Prefix
 	if req.Address.IsValid() {
 		p, ok := prefixContaining(n, req.Address)
 		if !ok {
@@ -106,13 +103,13 @@ func AllocateIPTx(tx backends.Tx, env Env, req AllocateIPRequest) (*IP, error) {
 		if err := acquireSpecificIP(tx, p, req.Address); err != nil {
 			return nil, err
 		}
-		addr = req.Address
+		addr, from = req.Address, p
 	} else {
 		f, err := ipFamily(n, req.AddressFamily)
 		if err != nil {
 			return nil, err
 		}
-		if addr, err = acquireFromFamily(tx, n, f); err != nil {
+		if addr, from, err = acquireFromFamily(tx, n, f); err != nil {
 			return nil, err
 		}
 	}
@@ -132,14 +129,7 @@ func AllocateIPTx(tx backends.Tx, env Env, req AllocateIPRequest) (*IP, error) {
 		Created:        env.Now,
 		Changed:        env.Now,
 	}
-	// ipam said the address was free; a record under it all the same means
-	// the store contradicts itself, and overwriting it would lose an IP.
-	if ok, err := exists(tx, bucketIPs, ipKey(addr)); err != nil {
-		return nil, err
-	} else if ok {
-		return nil, errdefs.Errorf(ErrCorrupt, "network: address %s was free in ipam but bucket %s holds a record of it", addr, bucketIPs)
-	}
-	if err := putIP(tx, ip); err != nil {
+	if err := insertIP(tx, ip, from); err != nil {
 		return nil, err
 	}
 	return ip, nil
@@ -155,8 +145,9 @@ func prefixContaining(n *Network, a netip.Addr) (netip.Prefix, bool) {
 }
 
 // acquireFromFamily takes the lowest free address of the first prefix of
-// family f that has one; exhausted prefixes are skipped.
-func acquireFromFamily(tx backends.Tx, n *Network, f AddressFamily) (netip.Addr, error) {
+// family f that has one (exhausted prefixes are skipped) and returns it
+// with that prefix.
+func acquireFromFamily(tx backends.Tx, n *Network, f AddressFamily) (netip.Addr, netip.Prefix, error) {
 	var last error
 	for _, p := range n.Prefixes {
 		if FamilyOf(p.Addr()) != f {
@@ -164,14 +155,14 @@ func acquireFromFamily(tx backends.Tx, n *Network, f AddressFamily) (netip.Addr,
 		}
 		a, err := acquireIP(tx, p)
 		if err == nil {
-			return a, nil
+			return a, p, nil
 		}
 		if !isExhausted(err) {
-			return netip.Addr{}, errdefs.Errorf(nil, "network: network %q: %w", n.ID, err)
+			return netip.Addr{}, netip.Prefix{}, errdefs.Errorf(nil, "network: network %q: %w", n.ID, err)
 		}
 		last = err
 	}
-	return netip.Addr{}, errdefs.Errorf(nil, "network: network %q: every %s prefix is exhausted: %w", n.ID, f, last)
+	return netip.Addr{}, netip.Prefix{}, errdefs.Errorf(nil, "network: network %q: every %s prefix is exhausted: %w", n.ID, f, last)
 }
 
 // UpdateIPTx changes name, description, tags and type of an IP. Static to
@@ -189,7 +180,7 @@ func UpdateIPTx(tx backends.Tx, env Env, req UpdateIPRequest) (*IP, error) {
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
-	ip, err := getIP(tx, req.IPAddress)
+	ip, taken, err := getIP(tx, req.IPAddress)
 	if err != nil {
 		return nil, err
 	}
@@ -218,7 +209,7 @@ func UpdateIPTx(tx backends.Tx, env Env, req UpdateIPRequest) (*IP, error) {
 		return nil, errdefs.Errorf(ErrForbidden, "network: tags: ip %s cannot change its scope from %q to %q", ip.IPAddress, scopeName(from), scopeName(to))
 	}
 	next.Changed = env.Now
-	if err := putIP(tx, &next); err != nil {
+	if err := putIP(tx, &next, taken); err != nil {
 		return nil, err
 	}
 	return &next, nil
@@ -234,29 +225,31 @@ func scopeName(s IPScope) string {
 // FreeIPTx releases an IP and its address in one step. An IP bound to a
 // machine cannot be freed directly.
 func FreeIPTx(tx backends.Tx, addr netip.Addr) (*IP, error) {
-	ip, err := getIP(tx, addr)
+	ip, from, err := getIP(tx, addr)
 	if err != nil {
 		return nil, err
 	}
 	if ip.Scope() == ScopeMachine {
 		return nil, errdefs.Errorf(ErrForbidden, "network: ip %s is bound to machine %q; free the machine instead", ip.IPAddress, ip.MachineID())
 	}
-	return ip, ReleaseIPTx(tx, ip)
+	return ip, release(tx, ip, from)
 }
 
-// ReleaseIPTx releases an IP without the scope check; the machine package
-// calls it when it frees a machine.
+// ReleaseIPTx releases the IP stored at ip's address without the scope
+// check; the machine package calls it when it frees a machine.
 func ReleaseIPTx(tx backends.Tx, ip *IP) error {
-	n, err := GetTx(tx, ip.NetworkID)
+	stored, from, err := getIP(tx, ip.IPAddress)
 	if err != nil {
 		return err
 	}
-	p, ok := prefixContaining(n, ip.IPAddress)
-	if !ok {
-		return errdefs.Errorf(ErrConflict, "network: ip %s lies in no prefix of its network %q", ip.IPAddress, n.ID)
-	}
-	if err := releaseIP(tx, p, ip.IPAddress); err != nil {
-		return err
+	return release(tx, stored, from)
+}
+
+// release returns the address of ip to from, the prefix it was taken from,
+// and deletes the record.
+func release(tx backends.Tx, ip *IP, from netip.Prefix) error {
+	if err := releaseIP(tx, from, ip.IPAddress); err != nil {
+		return errdefs.Errorf(nil, "network: ip %s of network %q: %w", ip.IPAddress, ip.NetworkID, err)
 	}
 	return deleteIP(tx, ip)
 }

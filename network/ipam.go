@@ -82,6 +82,21 @@ func usageOf(tx backends.Tx, p netip.Prefix) (prefixUsage, error) {
 	return prefixUsage{Usage: u, Children: u.UsedChildren, Allocated: allocated}, nil
 }
 
+// holdsIPs reports whether any prefix of n holds an allocated IP, from the
+// prefixes' counters.
+func holdsIPs(tx backends.Tx, n *Network) (bool, error) {
+	us, err := ipam.Usages(tx, n.Prefixes)
+	if err != nil {
+		return false, errdefs.Errorf(nil, "network: network %q: %w", n.ID, err)
+	}
+	for i, p := range n.Prefixes {
+		if us[i].UsedIPs.Cmp(big.NewInt(reservedCount(p))) > 0 {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
 // reservedCount is the number of reserved addresses of p: the first, and
 // for IPv4 shorter than /32 also the last.
 func reservedCount(p netip.Prefix) int64 {

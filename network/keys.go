@@ -7,7 +7,7 @@ import (
 
 // Buckets of the network package. Every key encoding lives in this file.
 const (
-	// bucketNetworks maps a network id to its JSON record.
+	// bucketNetworks maps a network id to its record (see codec.go).
 	bucketNetworks = "network/networks"
 	// bucketSuper maps a partition id to the id of its super network.
 	bucketSuper = "network/super"
@@ -18,11 +18,12 @@ const (
 	// bucketVRF maps a VRF (4-byte big-endian) to the number of networks
 	// that use it (4-byte big-endian).
 	bucketVRF = "network/vrf"
-	// bucketIPs maps an address (ipKey) to the IP's JSON record.
+	// bucketIPs maps an address (ipKey) to the IP's record (see
+	// codec.go). Networks' prefixes do not overlap, and a prefix with
+	// children holds no IPs of its own, so the IPs of one network are the
+	// keys of its childless prefixes' address ranges: one ordered scan per
+	// prefix, with no index to keep.
 	bucketIPs = "network/ips"
-	// bucketNetworkIPs holds network id, 0x00, ipKey for every IP, so the
-	// IPs of one network are one ordered scan.
-	bucketNetworkIPs = "network/network-ips"
 )
 
 // vrfPool is the name of the ipam integer pool of VRF ids.
@@ -56,6 +57,17 @@ func ipKey(a netip.Addr) []byte {
 	}
 	b := a.As16()
 	return append([]byte{6}, b[:]...)
+}
+
+// addrOfKey decodes an ipKey.
+func addrOfKey(k []byte) (netip.Addr, bool) {
+	switch {
+	case len(k) == 5 && k[0] == 4:
+		return netip.AddrFrom4([4]byte(k[1:])), true
+	case len(k) == 17 && k[0] == 6:
+		return netip.AddrFrom16([16]byte(k[1:])), true
+	}
+	return netip.Addr{}, false
 }
 
 func vrfKey(v uint32) []byte { return binary.BigEndian.AppendUint32(nil, v) }

@@ -1,8 +1,9 @@
 package network
 
 import (
-	"encoding/json"
+	"bytes"
 	"errors"
+	"math/big"
 	"net/netip"
 	"slices"
 
@@ -62,7 +63,8 @@ func (f Filter) Match(n *Network) bool {
 }
 
 // ListTx returns the networks that match f, ordered by id, each with its
-// consumption.
+// consumption. It scans the networks once and reads the usage of all their
+// prefixes together.
 func ListTx(tx backends.Tx, f Filter) ([]*Network, error) {
 	if f.AddressFamily != "" {
 		fam, err := ParseAddressFamily(string(f.AddressFamily))
@@ -73,24 +75,19 @@ func ListTx(tx backends.Tx, f Filter) ([]*Network, error) {
 	}
 	out := []*Network{}
 	err := tx.Ascend(bucketNetworks, nil, func(k, v []byte) (bool, error) {
-		var n Network
-		if err := json.Unmarshal(v, &n); err != nil {
-			return false, errdefs.Errorf(ErrCorrupt, "network: decode network %q: %v", k, err)
+		n, err := readNetwork(k, v)
+		if err != nil {
+			return false, err
 		}
-		if f.Match(&n) {
-			out = append(out, &n)
+		if f.Match(n) {
+			out = append(out, n)
 		}
 		return true, nil
 	})
 	if err != nil {
 		return nil, err
 	}
-	for _, n := range out {
-		if err := withConsumption(tx, n); err != nil {
-			return nil, err
-		}
-	}
-	return out, nil
+	return out, withConsumption(tx, out...)
 }
 
 // IPFilter selects IPs; every set field must match, the zero IPFilter
@@ -131,7 +128,10 @@ func (f IPFilter) Match(ip *IP) bool {
 }
 
 // ListIPsTx returns the IPs that match f in address order, IPv4 first. With
-// a NetworkID it reads only that network's IPs.
+// a NetworkID it reads only that network's IPs: the address range of each
+// of its prefixes that has no children (an unknown network has none), each
+// one scan whose length the prefix's counters tell, so that a networked
+// store reads them all in one round trip.
 func ListIPsTx(tx backends.Tx, f IPFilter) ([]*IP, error) {
 	if f.AddressFamily != "" {
 		fam, err := ParseAddressFamily(string(f.AddressFamily))
@@ -141,60 +141,130 @@ func ListIPsTx(tx backends.Tx, f IPFilter) ([]*IP, error) {
 		f.AddressFamily = fam
 	}
 	out := []*IP{}
-	add := func(v []byte) error {
-		var ip IP
-		if err := json.Unmarshal(v, &ip); err != nil {
-			return errdefs.Errorf(ErrCorrupt, "network: decode ip: %v", err)
+	add := func(k, v []byte) error {
+		ip, _, err := readIP(k, v)
+		if err != nil {
+			return err
 		}
-		if f.Match(&ip) {
-			out = append(out, &ip)
+		if f.Match(ip) {
+			out = append(out, ip)
 		}
 		return nil
 	}
 	if f.NetworkID == "" {
-		err := tx.Ascend(bucketIPs, nil, func(_, v []byte) (bool, error) { return true, add(v) })
+		err := tx.Ascend(bucketIPs, nil, func(k, v []byte) (bool, error) { return true, add(k, v) })
 		return out, err
 	}
-	start := pairStart(f.NetworkID)
-	keys, err := backends.KeysWithPrefix(tx, bucketNetworkIPs, start)
+	n, err := GetTx(tx, f.NetworkID)
+	if errors.Is(err, ErrNotFound) {
+		return out, nil
+	}
 	if err != nil {
 		return nil, err
 	}
-	for _, k := range keys {
-		v, err := tx.Get(bucketIPs, k[len(start):])
-		if err != nil {
-			if errors.Is(err, backends.ErrNotFound) {
-				return nil, errdefs.Errorf(ErrCorrupt, "network: the ip index of network %q names a missing ip", f.NetworkID)
+	ranges, err := ipRanges(tx, n)
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range ranges {
+		err := tx.Ascend(bucketIPs, r.first, func(k, v []byte) (bool, error) {
+			if bytes.Compare(k, r.last) > 0 {
+				return false, nil
 			}
-			return nil, err
-		}
-		if err := add(v); err != nil {
+			ip, _, err := readIP(k, v)
+			if err != nil {
+				return false, err
+			}
+			if ip.NetworkID != n.ID {
+				return false, errdefs.Errorf(ErrCorrupt, "network: ip %s lies in prefix %s of network %q but names network %q", ip.IPAddress, r.prefix, n.ID, ip.NetworkID)
+			}
+			if f.Match(ip) {
+				out = append(out, ip)
+			}
+			return true, nil
+		})
+		if err != nil {
 			return nil, err
 		}
 	}
 	return out, nil
 }
 
-// withConsumption fills n.Consumption from the allocation counters of its
-// prefixes: one read per prefix.
-func withConsumption(tx backends.Tx, n *Network) error {
-	byFamily := map[AddressFamily][]ipam.Usage{}
-	for _, p := range n.Prefixes {
-		u, err := ipam.GetUsage(tx, p)
-		if err != nil {
-			return errdefs.Errorf(nil, "network: network %q, prefix %s: %w", n.ID, p, err)
+// ipRange is the range of ipKeys of a prefix that gives IPs.
+type ipRange struct {
+	prefix      netip.Prefix
+	first, last []byte
+}
+
+// ipRanges returns the key ranges of n's prefixes that have no children, in
+// key order, and announces their scans with the number of IPs each holds.
+func ipRanges(tx backends.Tx, n *Network) ([]ipRange, error) {
+	us, err := ipam.Usages(tx, n.Prefixes)
+	if err != nil {
+		return nil, errdefs.Errorf(nil, "network: network %q: %w", n.ID, err)
+	}
+	var out []ipRange
+	var reads []backends.Read
+	for i, p := range n.Prefixes {
+		u := us[i]
+		if u.UsedChildren.Sign() > 0 {
+			continue // its addresses are its children's
 		}
-		f := FamilyOf(p.Addr())
-		byFamily[f] = append(byFamily[f], u)
+		r := ipRange{prefix: p, first: ipKey(p.Addr()), last: ipKey(lastAddr(p))}
+		out = append(out, r)
+		held := new(big.Int).Sub(u.UsedIPs, big.NewInt(reservedCount(p)))
+		if held.IsInt64() && held.Int64() < 1<<16 {
+			reads = append(reads, backends.ReadAscend(bucketIPs, r.first, int(held.Int64())+1))
+		}
 	}
-	c := &Consumption{}
-	if us := byFamily[IPv4]; us != nil {
-		c.IPv4 = familyConsumption(us)
+	slices.SortFunc(out, func(a, b ipRange) int { return bytes.Compare(a.first, b.first) })
+	return out, backends.Prefetch(tx, reads...)
+}
+
+// lastAddr returns the last address of p.
+func lastAddr(p netip.Prefix) netip.Addr {
+	b := p.Addr().AsSlice()
+	for i := range b {
+		host := min(max(len(b)*8-p.Bits()-(len(b)-1-i)*8, 0), 8)
+		b[i] |= byte(1<<host - 1)
 	}
-	if us := byFamily[IPv6]; us != nil {
-		c.IPv6 = familyConsumption(us)
+	a, _ := netip.AddrFromSlice(b)
+	return a
+}
+
+// withConsumption fills the consumption of each network of ns from the
+// allocation counters of their prefixes, all read together.
+func withConsumption(tx backends.Tx, ns ...*Network) error {
+	var all []netip.Prefix
+	for _, n := range ns {
+		all = append(all, n.Prefixes...)
 	}
-	n.Consumption = c
+	us, err := ipam.Usages(tx, all)
+	if err != nil {
+		// Name the network of the prefix at fault.
+		for _, n := range ns {
+			if _, err := ipam.Usages(tx, n.Prefixes); err != nil {
+				return errdefs.Errorf(nil, "network: network %q: %w", n.ID, err)
+			}
+		}
+		return err
+	}
+	for _, n := range ns {
+		byFamily := map[AddressFamily][]ipam.Usage{}
+		for _, p := range n.Prefixes {
+			f := FamilyOf(p.Addr())
+			byFamily[f] = append(byFamily[f], us[0])
+			us = us[1:]
+		}
+		c := &Consumption{}
+		if u := byFamily[IPv4]; u != nil {
+			c.IPv4 = familyConsumption(u)
+		}
+		if u := byFamily[IPv6]; u != nil {
+			c.IPv6 = familyConsumption(u)
+		}
+		n.Consumption = c
+	}
 	return nil
 }
 

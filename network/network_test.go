@@ -645,39 +645,43 @@ func TestPrintYAMLLooksLikeTheCLI(t *testing.T) {
 // TestWorkedExampleOnEveryStore runs the spec's worked example on every
 // adapter.
 func TestWorkedExampleOnEveryStore(t *testing.T) {
-	storetest.Each(t, func(t *testing.T, s backends.Store) {
-		f := newFixtureOn(t, s)
-		f.super("fra")
-		child, err := f.svc.AllocateChild(ctx, network.AllocateRequest{PartitionID: "fra", ProjectID: "p"})
+	storetest.Each(t, workedExample)
+}
+
+// workedExample is the spec's worked example, then the IPs and the child
+// freed again.
+func workedExample(t *testing.T, s backends.Store) {
+	f := newFixtureOn(t, s)
+	f.super("fra")
+	child, err := f.svc.AllocateChild(ctx, network.AllocateRequest{PartitionID: "fra", ProjectID: "p"})
+	require.NoError(t, err)
+	assert.Equal(t, pfx("10.0.0.0/22", "2001:db8:0:10::/96"), child.Prefixes)
+	assert.Equal(t, network.FamilyConsumption{AvailableIPs: 1024, UsedIPs: 2, AvailablePrefixes: 256,
+		ExactCapacity: "1024", ExactUsedIPs: "2", ExactFreeIPs: "1022", ExactAvailablePrefixes: "256"}, *child.Consumption.IPv4)
+	assert.Equal(t, uint64(1073741824), child.Consumption.IPv6.AvailablePrefixes)
+	super, err := f.svc.Get(ctx, "super-fra")
+	require.NoError(t, err)
+	assert.Equal(t, uint64(1), super.Consumption.IPv4.UsedPrefixes)
+	assert.Equal(t, uint64(16128), super.Consumption.IPv4.AvailablePrefixes)
+	ip4, err := f.svc.AllocateIP(ctx, network.AllocateIPRequest{NetworkID: child.ID, ProjectID: "p"})
+	require.NoError(t, err)
+	ip6, err := f.svc.AllocateIP(ctx, network.AllocateIPRequest{NetworkID: child.ID, ProjectID: "p", AddressFamily: "ipv6"})
+	require.NoError(t, err)
+	assert.Equal(t, "10.0.0.1", ip4.IPAddress.String())
+	assert.Equal(t, "2001:db8:0:10::1", ip6.IPAddress.String())
+	second, err := f.svc.AllocateChild(ctx, network.AllocateRequest{PartitionID: "fra", ProjectID: "p"})
+	require.NoError(t, err)
+	assert.Equal(t, pfx("10.0.4.0/22", "2001:db8:0:10:0:1::/96"), second.Prefixes)
+	f.unchanged(network.ErrConflict, func() error { _, err := f.svc.Free(ctx, child.ID); return err })
+	for _, ip := range []*network.IP{ip4, ip6} {
+		_, err := f.svc.FreeIP(ctx, ip.IPAddress)
 		require.NoError(t, err)
-		assert.Equal(t, pfx("10.0.0.0/22", "2001:db8:0:10::/96"), child.Prefixes)
-		assert.Equal(t, network.FamilyConsumption{AvailableIPs: 1024, UsedIPs: 2, AvailablePrefixes: 256,
-			ExactCapacity: "1024", ExactUsedIPs: "2", ExactFreeIPs: "1022", ExactAvailablePrefixes: "256"}, *child.Consumption.IPv4)
-		assert.Equal(t, uint64(1073741824), child.Consumption.IPv6.AvailablePrefixes)
-		super, err := f.svc.Get(ctx, "super-fra")
-		require.NoError(t, err)
-		assert.Equal(t, uint64(1), super.Consumption.IPv4.UsedPrefixes)
-		assert.Equal(t, uint64(16128), super.Consumption.IPv4.AvailablePrefixes)
-		ip4, err := f.svc.AllocateIP(ctx, network.AllocateIPRequest{NetworkID: child.ID, ProjectID: "p"})
-		require.NoError(t, err)
-		ip6, err := f.svc.AllocateIP(ctx, network.AllocateIPRequest{NetworkID: child.ID, ProjectID: "p", AddressFamily: "ipv6"})
-		require.NoError(t, err)
-		assert.Equal(t, "10.0.0.1", ip4.IPAddress.String())
-		assert.Equal(t, "2001:db8:0:10::1", ip6.IPAddress.String())
-		second, err := f.svc.AllocateChild(ctx, network.AllocateRequest{PartitionID: "fra", ProjectID: "p"})
-		require.NoError(t, err)
-		assert.Equal(t, pfx("10.0.4.0/22", "2001:db8:0:10:0:1::/96"), second.Prefixes)
-		f.unchanged(network.ErrConflict, func() error { _, err := f.svc.Free(ctx, child.ID); return err })
-		for _, ip := range []*network.IP{ip4, ip6} {
-			_, err := f.svc.FreeIP(ctx, ip.IPAddress)
-			require.NoError(t, err)
-		}
-		_, err = f.svc.Free(ctx, child.ID)
-		require.NoError(t, err)
-		third, err := f.svc.AllocateChild(ctx, network.AllocateRequest{PartitionID: "fra", ProjectID: "p"})
-		require.NoError(t, err)
-		assert.Equal(t, child.Prefixes, third.Prefixes, "freed blocks are reused")
-	})
+	}
+	_, err = f.svc.Free(ctx, child.ID)
+	require.NoError(t, err)
+	third, err := f.svc.AllocateChild(ctx, network.AllocateRequest{PartitionID: "fra", ProjectID: "p"})
+	require.NoError(t, err)
+	assert.Equal(t, child.Prefixes, third.Prefixes, "freed blocks are reused")
 }
 
 func TestFamiliesInOrderOfFirstAppearance(t *testing.T) {

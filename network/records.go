@@ -1,7 +1,6 @@
 package network
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -33,21 +32,20 @@ func GetTx(tx backends.Tx, id string) (*Network, error) {
 	if err != nil {
 		return nil, err
 	}
-	var n Network
-	if err := json.Unmarshal(b, &n); err != nil {
-		return nil, errdefs.Errorf(ErrCorrupt, "network: decode network %q: %v", id, err)
+	return readNetwork(idKey(id), b)
+}
+
+// readNetwork decodes a record of bucketNetworks.
+func readNetwork(key, value []byte) (*Network, error) {
+	n, err := decodeNetwork(string(key), value)
+	if err != nil {
+		return nil, errdefs.Errorf(ErrCorrupt, "network: decode network %q: %v", key, err)
 	}
-	return &n, nil
+	return n, nil
 }
 
 func putNetwork(tx backends.Tx, n *Network) error {
-	stored := *n
-	stored.Consumption = nil
-	b, err := json.Marshal(&stored)
-	if err != nil {
-		return fmt.Errorf("network: encode network %q: %w", n.ID, err)
-	}
-	return tx.Put(bucketNetworks, idKey(n.ID), b)
+	return tx.Put(bucketNetworks, idKey(n.ID), encodeNetwork(n))
 }
 
 func exists(tx backends.Tx, bucket string, key []byte) (bool, error) {
@@ -60,25 +58,52 @@ func exists(tx backends.Tx, bucket string, key []byte) (bool, error) {
 
 // GetIPTx returns the stored IP record of an address.
 func GetIPTx(tx backends.Tx, addr netip.Addr) (*IP, error) {
-	return getIP(tx, addr)
+	ip, _, err := getIP(tx, addr)
+	return ip, err
 }
 
-func putIP(tx backends.Tx, ip *IP) error {
-	b, err := json.Marshal(ip)
+// readIP decodes a record of bucketIPs; it returns the IP and the prefix of
+// its network it was taken from.
+func readIP(key, value []byte) (*IP, netip.Prefix, error) {
+	a, ok := addrOfKey(key)
+	if !ok {
+		return nil, netip.Prefix{}, errdefs.Errorf(ErrCorrupt, "network: ip key %x is not an address", key)
+	}
+	return decodeIPAt(a, value)
+}
+
+// decodeIPAt decodes the record of the IP at a.
+func decodeIPAt(a netip.Addr, value []byte) (*IP, netip.Prefix, error) {
+	ip, bits, err := decodeIP(a, value)
+	if err == nil && bits > a.BitLen() {
+		err = fmt.Errorf("prefix length %d", bits)
+	}
 	if err != nil {
-		return fmt.Errorf("network: encode ip %s: %w", ip.IPAddress, err)
+		return nil, netip.Prefix{}, errdefs.Errorf(ErrCorrupt, "network: decode ip %s: %v", a, err)
 	}
-	if err := tx.Put(bucketIPs, ipKey(ip.IPAddress), b); err != nil {
-		return err
+	p, _ := a.Prefix(bits)
+	return ip, p, nil
+}
+
+// putIP stores ip, taken from prefix p of its network.
+func putIP(tx backends.Tx, ip *IP, p netip.Prefix) error {
+	return tx.Put(bucketIPs, ipKey(ip.IPAddress), encodeIP(ip, p.Bits()))
+}
+
+// insertIP stores the record of an IP whose address ipam just gave out as
+// free. A record under it all the same means the store contradicts itself:
+// it fails with the corrupt class instead of overwriting the record (see
+// ErrCorrupt).
+func insertIP(tx backends.Tx, ip *IP, p netip.Prefix) error {
+	err := backends.Insert(tx, bucketIPs, ipKey(ip.IPAddress), encodeIP(ip, p.Bits()))
+	if errors.Is(err, backends.ErrKeyExists) {
+		return errdefs.Errorf(ErrCorrupt, "network: address %s was free in ipam but bucket %s holds a record of it", ip.IPAddress, bucketIPs)
 	}
-	return tx.Put(bucketNetworkIPs, pairKey(ip.NetworkID, ipKey(ip.IPAddress)), nil)
+	return err
 }
 
 func deleteIP(tx backends.Tx, ip *IP) error {
-	if err := tx.Delete(bucketIPs, ipKey(ip.IPAddress)); err != nil {
-		return err
-	}
-	return tx.Delete(bucketNetworkIPs, pairKey(ip.NetworkID, ipKey(ip.IPAddress)))
+	return tx.Delete(bucketIPs, ipKey(ip.IPAddress))
 }
 
 // sortedTags deduplicates and sorts tags; nil becomes an empty list.

@@ -60,14 +60,14 @@ func ConnectMachine(tx backends.Tx, machineID, partition string, nics []MachineN
 	if err != nil {
 		return "", "", err
 	}
+	sws, err := loadSwitches(tx, ids)
+	if err != nil {
+		return "", "", err
+	}
 	type change struct{ old, new *Switch }
 	var changes []change
 	var connected []*Switch
-	for _, id := range ids {
-		sw, err := loadSwitch(tx, id)
-		if err != nil {
-			return "", "", err
-		}
+	for _, sw := range sws {
 		seen := map[string]bool{}
 		for _, n := range nics {
 			for _, nb := range n.Neighbors {
@@ -241,11 +241,11 @@ func editMachineSwitches(tx backends.Tx, machineID string, edit func(sw *Switch)
 	if err != nil {
 		return err
 	}
-	for _, id := range ids {
-		old, err := loadSwitch(tx, id)
-		if err != nil {
-			return err
-		}
+	olds, err := loadSwitches(tx, ids)
+	if err != nil {
+		return err
+	}
+	for _, old := range olds {
 		sw := cloneSwitch(old)
 		if !edit(sw) {
 			continue

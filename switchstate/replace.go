@@ -115,15 +115,13 @@ func findTwin(tx backends.Tx, sw *Switch) (*Switch, error) {
 	if err != nil {
 		return nil, err
 	}
+	ids = slices.DeleteFunc(ids, func(id string) bool { return id == sw.ID })
+	others, err := loadSwitches(tx, ids)
+	if err != nil {
+		return nil, err
+	}
 	var twins []*Switch
-	for _, id := range ids {
-		if id == sw.ID {
-			continue
-		}
-		o, err := loadSwitch(tx, id)
-		if err != nil {
-			return nil, err
-		}
+	for _, o := range others {
 		if o.Mode != ModeReplace && len(o.Connections) > 0 {
 			twins = append(twins, o)
 		}

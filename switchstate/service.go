@@ -200,7 +200,9 @@ type ListFilter struct {
 }
 
 // List returns the matching switches sorted by partition, rack and id. A
-// partition filter reads the partition index instead of every switch.
+// partition filter reads the partition index instead of every switch. The
+// records, statuses and BGP states of all switches are read in batches, not
+// one switch at a time.
 func (t *Tx) List(f ListFilter) ([]*Switch, error) {
 	v := t.s.viewer()
 	var ids []string
@@ -218,12 +220,12 @@ func (t *Tx) List(f ListFilter) ([]*Switch, error) {
 			ids = append(ids, string(k))
 		}
 	}
-	out := []*Switch{}
-	for _, id := range ids {
-		sw, err := loadSwitch(t.tx, id)
-		if err != nil {
-			return nil, err
-		}
+	all, err := loadSwitches(t.tx, ids)
+	if err != nil {
+		return nil, err
+	}
+	var match []*Switch
+	for _, sw := range all {
 		if f.RackID != "" && sw.RackID != f.RackID {
 			continue
 		}
@@ -233,11 +235,11 @@ func (t *Tx) List(f ListFilter) ([]*Switch, error) {
 		if (f.ID != "" && sw.ID != f.ID) || (f.Name != "" && sw.Name != f.Name) || (f.OSVersion != "" && sw.OS.Version != f.OSVersion) {
 			continue
 		}
-		full, err := v.complete(t.tx, sw)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, full)
+		match = append(match, sw)
+	}
+	out, err := v.completeAll(t.tx, match)
+	if err != nil {
+		return nil, err
 	}
 	sortSwitches(out)
 	return out, nil

@@ -30,6 +30,27 @@ func loadSwitch(tx backends.Tx, id string) (*Switch, error) {
 	return &sw, nil
 }
 
+// loadSwitches reads the stored records of ids, in order, all in one
+// batched read (one round trip on a networked store).
+func loadSwitches(tx backends.Tx, ids []string) ([]*Switch, error) {
+	reads := make([]backends.Read, len(ids))
+	for i, id := range ids {
+		reads[i] = backends.ReadKey(bucketSwitch, switchKey(id))
+	}
+	if err := backends.Prefetch(tx, reads...); err != nil {
+		return nil, fmt.Errorf("switchstate: read %d switches: %w", len(ids), err)
+	}
+	out := make([]*Switch, len(ids))
+	for i, id := range ids {
+		sw, err := loadSwitch(tx, id)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = sw
+	}
+	return out, nil
+}
+
 // encodeRecord returns the stored form of sw: no status, no BGP states,
 // connection nics reduced to name, identifier and MAC, everything sorted.
 func encodeRecord(sw *Switch) ([]byte, error) {
@@ -322,6 +343,29 @@ func (v viewer) read(tx backends.Tx, id string) (*Switch, error) {
 		return nil, err
 	}
 	return v.complete(tx, sw)
+}
+
+// completeAll completes every switch of sws, reading the status and BGP
+// states of all of them in one batched read first.
+func (v viewer) completeAll(tx backends.Tx, sws []*Switch) ([]*Switch, error) {
+	var reads []backends.Read
+	for _, sw := range sws {
+		// A port has at most one BGP state; the scan reads one key past
+		// the last to see the end.
+		reads = append(reads, backends.ReadKey(bucketStatus, switchKey(sw.ID)), backends.ReadAscend(bgpBucket(sw.ID), nil, len(sw.Nics)+1))
+	}
+	if err := backends.Prefetch(tx, reads...); err != nil {
+		return nil, fmt.Errorf("switchstate: read the state of %d switches: %w", len(sws), err)
+	}
+	out := make([]*Switch, len(sws))
+	for i, sw := range sws {
+		full, err := v.complete(tx, sw)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = full
+	}
+	return out, nil
 }
 
 func (v viewer) complete(tx backends.Tx, sw *Switch) (*Switch, error) {

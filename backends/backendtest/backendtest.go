@@ -65,6 +65,9 @@ func Run(t *testing.T, newStore func(t *testing.T) backends.Store) {
 		{"EmptyBucketsVanish", testEmptyBucketsVanish},
 		{"BucketsSeeOwnWrites", testBucketsSeeOwnWrites},
 		{"PrefixHelpers", testPrefixHelpers},
+		{"Prefetch", testPrefetch},
+		{"Insert", testInsert},
+		{"InsertRace", testInsertRace},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

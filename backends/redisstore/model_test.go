@@ -16,8 +16,8 @@ import (
 )
 
 // TestModel runs the same random transactions (writes, reads and bounded
-// scans in both directions, from random start keys) on memstore and on
-// redisstore and requires the same observations. Transactions write up to
+// scans in both directions, from random start keys, announced reads) on
+// memstore and on redisstore and requires the same observations. Transactions write up to
 // a few hundred keys, so scans merge Redis batches with large overlays.
 func TestModel(t *testing.T) {
 	client := redistest.Start(t).Client(t)
@@ -44,6 +44,7 @@ func TestModel(t *testing.T) {
 					bucket string
 					key    []byte
 					limit  int
+					reads  []backends.Read
 				}
 				var ops []op
 				n, inBuckets := 1+rng.IntN(20), buckets
@@ -53,9 +54,22 @@ func TestModel(t *testing.T) {
 					n, inBuckets = 800, buckets[:1]
 				}
 				for i := 0; i < n; i++ {
-					o := op{kind: rng.IntN(6), bucket: inBuckets[rng.IntN(len(inBuckets))], key: randKey(), limit: 1 + rng.IntN(150)}
+					o := op{kind: rng.IntN(7), bucket: inBuckets[rng.IntN(len(inBuckets))], key: randKey(), limit: 1 + rng.IntN(150)}
 					if rng.IntN(5) == 0 && o.kind >= 3 {
 						o.key = nil // a scan from the end
+					}
+					if o.kind == 6 {
+						// Announce a few reads, some of which follow.
+						for range 1 + rng.IntN(4) {
+							r := backends.Read{Bucket: buckets[rng.IntN(len(buckets))], Key: randKey()}
+							if rng.IntN(2) == 0 {
+								r.Limit, r.Desc = 1+rng.IntN(20), rng.IntN(2) == 0
+								if rng.IntN(3) == 0 {
+									r.Key = nil
+								}
+							}
+							o.reads = append(o.reads, r)
+						}
 					}
 					ops = append(ops, o)
 				}
@@ -100,6 +114,10 @@ func TestModel(t *testing.T) {
 									return err
 								}
 								log.WriteString("| ")
+							case 6:
+								if err := backends.Prefetch(tx, o.reads...); err != nil {
+									return err
+								}
 							}
 						}
 						if fail {

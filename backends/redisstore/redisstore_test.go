@@ -526,3 +526,29 @@ func TestEmptiedBucketLeavesNoKey(t *testing.T) {
 	require.NoError(t, err)
 	assert.Empty(t, keys)
 }
+
+// TestInsertAfterScriptFlush: a server that lost its script cache (as after
+// a restart) still runs the commit of an Insert, once, and its check.
+func TestInsertAfterScriptFlush(t *testing.T) {
+	client := redistest.Start(t).Client(t)
+	s := newStore(t, client, nil)
+	insert := func(key string) error {
+		return s.Update(ctx, func(tx backends.Tx) error {
+			return backends.Insert(tx, "b", []byte(key), []byte("v"))
+		})
+	}
+	require.NoError(t, insert("k1"), "the first commit sends the script")
+	require.NoError(t, insert("k2"), "later ones its hash")
+	require.NoError(t, client.ScriptFlush(ctx).Err())
+	require.NoError(t, insert("k3"))
+	require.NoError(t, client.ScriptFlush(ctx).Err())
+	require.ErrorIs(t, insert("k1"), backends.ErrKeyExists)
+	var keys []string
+	require.NoError(t, s.View(ctx, func(tx backends.Tx) error {
+		return tx.Ascend("b", nil, func(k, v []byte) (bool, error) {
+			keys = append(keys, string(k)+"="+string(v))
+			return true, nil
+		})
+	}))
+	assert.Equal(t, []string{"k1=v", "k2=v", "k3=v"}, keys)
+}

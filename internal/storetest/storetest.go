@@ -4,6 +4,7 @@ package storetest
 
 import (
 	"context"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -133,30 +134,48 @@ func newBolt(tb testing.TB) backends.Store {
 }
 
 // redisClients maps the Redis stores made by newRedis to their client, for
-// RawKeys.
+// RawKeys, and to the counters of that client, for Wire.
 var (
 	redisMu      sync.Mutex
 	redisClients = map[backends.Store]*redis.Client{}
+	redisWires   = map[backends.Store]*redistest.Wire{}
 )
 
 func newRedis(tb testing.TB) backends.Store {
 	srv := redistest.Start(tb)
 	client := srv.Client(tb)
+	wire := &redistest.Wire{}
+	client.AddHook(wire)
 	s, err := redisstore.New(client, nil)
 	if err != nil {
 		tb.Fatalf("storetest: redisstore: %v", err)
 	}
 	redisMu.Lock()
 	redisClients[s] = client
+	redisWires[s] = wire
 	redisMu.Unlock()
 	tb.Cleanup(func() {
 		_ = s.Close()
 		redisMu.Lock()
 		delete(redisClients, s)
+		delete(redisWires, s)
 		redisMu.Unlock()
 	})
 	finalCheck(tb, s)
 	return s
+}
+
+// Wire returns the round trips and bytes a Redis store made by Factories
+// has exchanged with its server so far, and false for the other stores.
+// Subtract two readings to get the cost of what ran in between.
+func Wire(s backends.Store) (redistest.WireCount, bool) {
+	redisMu.Lock()
+	w, ok := redisWires[s]
+	redisMu.Unlock()
+	if !ok {
+		return redistest.WireCount{}, false
+	}
+	return w.Count(), true
 }
 
 // RawKeys lists every key the store keeps in its storage, as the adapter's
@@ -198,4 +217,55 @@ func RawKeys(tb testing.TB, s backends.Store) map[string]string {
 		}
 	}
 	return out
+}
+
+// StorageBytes returns what the store occupies in its storage: the size of a
+// boltstore's file, or the memory Redis reports for the keys of a redisstore
+// (MEMORY USAGE, summed over every key under the store's prefix). It returns
+// 0 for memstore, whose data lives in the Go heap: measure that with
+// runtime.MemStats.
+func StorageBytes(tb testing.TB, s backends.Store) int64 {
+	tb.Helper()
+	if bs, ok := s.(*boltstore.Store); ok {
+		fi, err := os.Stat(bs.Path())
+		if err != nil {
+			tb.Fatalf("storetest: size of %s: %v", bs.Path(), err)
+		}
+		return fi.Size()
+	}
+	redisMu.Lock()
+	rs, ok := redisClients[s]
+	redisMu.Unlock()
+	if !ok {
+		return 0
+	}
+	ctx := context.Background()
+	var total int64
+	iter := rs.Scan(ctx, 0, "{"+redisstore.DefaultKeyPrefix+"}*", 1000).Iterator()
+	var batch []string
+	flush := func() {
+		pipe := rs.Pipeline()
+		cmds := make([]*redis.IntCmd, len(batch))
+		for i, k := range batch {
+			cmds[i] = pipe.MemoryUsage(ctx, k, 0)
+		}
+		if _, err := pipe.Exec(ctx); err != nil {
+			tb.Fatalf("storetest: memory usage: %v", err)
+		}
+		for _, c := range cmds {
+			total += c.Val()
+		}
+		batch = batch[:0]
+	}
+	for iter.Next(ctx) {
+		batch = append(batch, iter.Val())
+		if len(batch) == 1000 {
+			flush()
+		}
+	}
+	if err := iter.Err(); err != nil {
+		tb.Fatalf("storetest: scan redis keys: %v", err)
+	}
+	flush()
+	return total
 }
