@@ -177,9 +177,9 @@ func BenchmarkFreeMachine(b *testing.B) {
 }
 
 // BenchmarkFreeMachineAmongAllocated: BenchmarkFreeMachine with other
-// machines allocated, two IPs each. Freeing looks for every IP still tagged
-// with the machine by reading every IP of the store, so its cost grows with
-// the IPs of all allocations.
+// machines allocated, two IPs each. Freeing finds the IPs still tagged with
+// the machine through network's machine index, so its cost does not grow
+// with the IPs of other allocations.
 func BenchmarkFreeMachineAmongAllocated(b *testing.B) {
 	for _, allocated := range []int{100, 1000} {
 		b.Run(fmt.Sprintf("memstore/allocated=%d", allocated), func(b *testing.B) {

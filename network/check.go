@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"slices"
 
 	"github.com/metalkit/metalkit/backends"
 	"github.com/metalkit/metalkit/check"
@@ -26,7 +27,8 @@ const checkBatch = 1024
 //     prefix of it that its record names, and its address is taken in ipam
 //     (not both free and held); no address is taken in ipam without an IP
 //     (an orphaned address), and no IP in a network's prefix belongs to
-//     another network;
+//     another network; the machine index holds exactly one entry for each
+//     machine tag of each IP;
 //   - the VRF use counts equal the networks using each VRF, and the VRF
 //     pool holds exactly the VRFs in use.
 //
@@ -62,6 +64,9 @@ func Check(ctx context.Context, store backends.Store, opts check.Options) ([]che
 		}
 	}
 	if err := c.ipRecords(ctx); err != nil {
+		return nil, err
+	}
+	if err := c.machineIndex(ctx); err != nil {
 		return nil, err
 	}
 	if err := store.View(ctx, c.indexes); err != nil {
@@ -157,6 +162,47 @@ func putKey(bucket string, key []byte) func(tx backends.Tx) error {
 
 func deleteKey(bucket string, key []byte) func(tx backends.Tx) error {
 	return func(tx backends.Tx) error { return tx.Delete(bucket, key) }
+}
+
+// machineIndex checks that every entry of the machine index names an IP
+// bound to that machine, in batches.
+func (c *checker) machineIndex(ctx context.Context) error {
+	var from []byte
+	for {
+		var next []byte
+		err := c.store.View(ctx, func(tx backends.Tx) error {
+			next = nil
+			n := 0
+			return tx.Ascend(bucketMachineIPs, from, func(k, _ []byte) (bool, error) {
+				if n == checkBatch {
+					next = k
+					return false, nil
+				}
+				n++
+				id, rest, ok := splitPair(k)
+				a, isAddr := addrOfKey([]byte(rest))
+				if !ok || !isAddr {
+					c.add("machine-index", deleteKey(bucketMachineIPs, k), "corrupt machine index key %x", k, check.Key{Bucket: bucketMachineIPs, Key: k})
+					return true, nil
+				}
+				ip, _, err := getIP(tx, a)
+				switch {
+				case errors.Is(err, ErrNotFound) || (err == nil && !slices.Contains(machineIDs(ip), id)):
+					c.add("machine-index", deleteKey(bucketMachineIPs, k), "the machine index binds ip %s to machine %q, which its record does not", a, id, check.Key{Bucket: bucketMachineIPs, Key: k})
+				case err != nil && !errors.Is(err, ErrCorrupt):
+					return false, err
+				}
+				return true, nil
+			})
+		})
+		if err != nil {
+			return err
+		}
+		if next == nil {
+			return nil
+		}
+		from = next
+	}
 }
 
 // prefixIPs compares the IP records in prefix p of network id with the
@@ -311,6 +357,14 @@ func (c *checker) ipRecords(ctx context.Context) error {
 						return false, err
 					}
 					nets[ip.NetworkID] = nw
+				}
+				for _, id := range machineIDs(ip) {
+					key := machineIPKey(id, a)
+					if ok, err := exists(tx, bucketMachineIPs, key); err != nil {
+						return false, err
+					} else if !ok {
+						c.add("machine-index", putKey(bucketMachineIPs, key), "ip %s is bound to machine %q but the machine index lacks it", a, id, check.Key{Bucket: bucketMachineIPs, Key: key})
+					}
 				}
 				if nw == nil {
 					c.add("ip-network", nil, "ip %s names the missing network %q", ip.IPAddress, ip.NetworkID, check.Key{Bucket: bucketIPs, Key: k})

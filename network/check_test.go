@@ -88,6 +88,18 @@ func TestCheckFindsEachBrokenInvariant(t *testing.T) {
 			require.NoError(t, err)
 			raw(t, s, func(tx backends.Tx) error { return tx.Put("network/ips", ip4key("192.0.2.2"), record) })
 		}},
+		{"missing machine index entry", "network.machine-index", true, func(t *testing.T, s backends.Store, child *network.Network) {
+			ip, err := network.New(s, nil).AllocateIP(ctx, network.AllocateIPRequest{NetworkID: child.ID, ProjectID: "p", MachineID: "m1"})
+			require.NoError(t, err)
+			raw(t, s, func(tx backends.Tx) error {
+				return tx.Delete("network/machine-ips", append([]byte("m1\x00"), ip4key(ip.IPAddress.String())...))
+			})
+		}},
+		{"stale machine index entry", "network.machine-index", true, func(t *testing.T, s backends.Store, child *network.Network) {
+			raw(t, s, func(tx backends.Tx) error {
+				return tx.Put("network/machine-ips", append([]byte("m2\x00"), ip4key("10.0.0.1")...), nil)
+			})
+		}},
 		{"vrf count", "network.vrf-count", true, func(t *testing.T, s backends.Store, child *network.Network) {
 			raw(t, s, func(tx backends.Tx) error {
 				return tx.Put("network/vrf", binary.BigEndian.AppendUint32(nil, child.VRF), binary.BigEndian.AppendUint32(nil, 5))

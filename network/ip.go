@@ -209,7 +209,7 @@ func UpdateIPTx(tx backends.Tx, env Env, req UpdateIPRequest) (*IP, error) {
 		return nil, errdefs.Errorf(ErrForbidden, "network: tags: ip %s cannot change its scope from %q to %q", ip.IPAddress, scopeName(from), scopeName(to))
 	}
 	next.Changed = env.Now
-	if err := putIP(tx, &next, taken); err != nil {
+	if err := putIP(tx, ip, &next, taken); err != nil {
 		return nil, err
 	}
 	return &next, nil

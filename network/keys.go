@@ -24,6 +24,10 @@ const (
 	// keys of its childless prefixes' address ranges: one ordered scan per
 	// prefix, with no index to keep.
 	bucketIPs = "network/ips"
+	// bucketMachineIPs holds machine id, 0x00, ipKey (empty values) for
+	// each machine tag (MachineTagPrefix) of each IP, so that the IPs of a
+	// machine are one prefix scan away.
+	bucketMachineIPs = "network/machine-ips"
 )
 
 // vrfPool is the name of the ipam integer pool of VRF ids.
@@ -69,5 +73,8 @@ func addrOfKey(k []byte) (netip.Addr, bool) {
 	}
 	return netip.Addr{}, false
 }
+
+// machineIPKey is the key of bucketMachineIPs that binds a to machine id.
+func machineIPKey(id string, a netip.Addr) []byte { return pairKey(id, ipKey(a)) }
 
 func vrfKey(v uint32) []byte { return binary.BigEndian.AppendUint32(nil, v) }

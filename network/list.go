@@ -6,6 +6,7 @@ import (
 	"math/big"
 	"net/netip"
 	"slices"
+	"strings"
 
 	"github.com/metalkit/metalkit/backends"
 	"github.com/metalkit/metalkit/errdefs"
@@ -127,11 +128,14 @@ func (f IPFilter) Match(ip *IP) bool {
 	return true
 }
 
-// ListIPsTx returns the IPs that match f in address order, IPv4 first. With
-// a NetworkID it reads only that network's IPs: the address range of each
-// of its prefixes that has no children (an unknown network has none), each
-// one scan whose length the prefix's counters tell, so that a networked
-// store reads them all in one round trip.
+// ListIPsTx returns the IPs that match f in address order, IPv4 first.
+// With a MachineID, or a machine tag (MachineTagPrefix) among the Tags, it
+// reads only the IPs bound to that machine, through an index: one scan and
+// one batch of Gets, whatever the number of IPs. Else with a NetworkID it
+// reads only that network's IPs: the address range of each of its prefixes
+// that has no children (an unknown network has none), each one scan whose
+// length the prefix's counters tell, so that a networked store reads them
+// all in one round trip.
 func ListIPsTx(tx backends.Tx, f IPFilter) ([]*IP, error) {
 	if f.AddressFamily != "" {
 		fam, err := ParseAddressFamily(string(f.AddressFamily))
@@ -139,6 +143,9 @@ func ListIPsTx(tx backends.Tx, f IPFilter) ([]*IP, error) {
 			return nil, err
 		}
 		f.AddressFamily = fam
+	}
+	if id := f.machine(); id != "" {
+		return listMachineIPs(tx, id, f)
 	}
 	out := []*IP{}
 	add := func(k, v []byte) error {
@@ -188,6 +195,41 @@ func ListIPsTx(tx backends.Tx, f IPFilter) ([]*IP, error) {
 		}
 	}
 	return out, nil
+}
+
+// machine returns the machine f asks for: its MachineID, else the first
+// machine tag among its Tags, else "".
+func (f IPFilter) machine() string {
+	if f.MachineID != "" {
+		return f.MachineID
+	}
+	for _, t := range f.Tags {
+		if id, ok := strings.CutPrefix(t, MachineTagPrefix); ok && id != "" {
+			return id
+		}
+	}
+	return ""
+}
+
+// listMachineIPs returns the IPs bound to machine id that match f.
+func listMachineIPs(tx backends.Tx, id string, f IPFilter) ([]*IP, error) {
+	entries, err := backends.KeysWithPrefix(tx, bucketMachineIPs, pairStart(id))
+	if err != nil {
+		return nil, err
+	}
+	keys := make([][]byte, len(entries))
+	for i, k := range entries {
+		keys[i] = k[len(id)+1:]
+	}
+	out := []*IP{}
+	err = backends.GetMany(tx, bucketIPs, keys, func(i int, v []byte) error {
+		ip, _, err := readIP(keys[i], v)
+		if err == nil && f.Match(ip) {
+			out = append(out, ip)
+		}
+		return err
+	})
+	return out, err
 }
 
 // ipRange is the range of ipKeys of a prefix that gives IPs.

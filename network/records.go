@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/metalkit/metalkit/backends"
@@ -85,9 +86,13 @@ func decodeIPAt(a netip.Addr, value []byte) (*IP, netip.Prefix, error) {
 	return ip, p, nil
 }
 
-// putIP stores ip, taken from prefix p of its network.
-func putIP(tx backends.Tx, ip *IP, p netip.Prefix) error {
-	return tx.Put(bucketIPs, ipKey(ip.IPAddress), encodeIP(ip, p.Bits()))
+// putIP replaces the record of old with ip (same address), taken from
+// prefix p of its network.
+func putIP(tx backends.Tx, old, ip *IP, p netip.Prefix) error {
+	if err := tx.Put(bucketIPs, ipKey(ip.IPAddress), encodeIP(ip, p.Bits())); err != nil {
+		return err
+	}
+	return indexMachines(tx, old, ip)
 }
 
 // insertIP stores the record of an IP whose address ipam just gave out as
@@ -99,11 +104,53 @@ func insertIP(tx backends.Tx, ip *IP, p netip.Prefix) error {
 	if errors.Is(err, backends.ErrKeyExists) {
 		return errdefs.Errorf(ErrCorrupt, "network: address %s was free in ipam but bucket %s holds a record of it", ip.IPAddress, bucketIPs)
 	}
-	return err
+	if err != nil {
+		return err
+	}
+	return indexMachines(tx, nil, ip)
 }
 
+// deleteIP deletes the record ip is stored as.
 func deleteIP(tx backends.Tx, ip *IP) error {
-	return tx.Delete(bucketIPs, ipKey(ip.IPAddress))
+	if err := tx.Delete(bucketIPs, ipKey(ip.IPAddress)); err != nil {
+		return err
+	}
+	return indexMachines(tx, ip, nil)
+}
+
+// machineIDs returns the machines ip's tags bind it to (nil ip: none).
+func machineIDs(ip *IP) []string {
+	if ip == nil {
+		return nil
+	}
+	var ids []string
+	for _, t := range ip.Tags {
+		if id, ok := strings.CutPrefix(t, MachineTagPrefix); ok && id != "" {
+			ids = append(ids, id)
+		}
+	}
+	return ids
+}
+
+// indexMachines moves the entries of bucketMachineIPs from the machines of
+// old to those of ip, both records of one address (either may be nil).
+func indexMachines(tx backends.Tx, old, ip *IP) error {
+	before, after := machineIDs(old), machineIDs(ip)
+	for _, id := range before {
+		if !slices.Contains(after, id) {
+			if err := tx.Delete(bucketMachineIPs, machineIPKey(id, old.IPAddress)); err != nil {
+				return err
+			}
+		}
+	}
+	for _, id := range after {
+		if !slices.Contains(before, id) {
+			if err := tx.Put(bucketMachineIPs, machineIPKey(id, ip.IPAddress), nil); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // sortedTags deduplicates and sorts tags; nil becomes an empty list.
