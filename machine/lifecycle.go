@@ -434,21 +434,23 @@ func (t *Tx) freeMachines(f Filter) ([]*Machine, error) {
 		return nil, err
 	}
 	out := make([]*Machine, 0, len(keys))
-	for _, k := range keys {
-		raw, err := getRaw(t.tx, bucketMachines, string(k))
-		if err != nil {
-			return nil, err
-		}
-		if raw == nil {
-			return nil, corrupt("the free index of partition %s size %s names machine %s, which does not exist", q(f.PartitionID), q(f.SizeID), q(string(k)))
-		}
+	found := make([]bool, len(keys))
+	err = backends.GetMany(t.tx, bucketMachines, keys, func(i int, raw []byte) error {
+		found[i] = true
 		m := &Machine{}
 		if err := json.Unmarshal(raw, m); err != nil {
-			return nil, corrupt("bucket %s key %s: machine record does not decode: %v", bucketMachines, q(string(k)), err)
+			return corrupt("bucket %s key %s: machine record does not decode: %v", bucketMachines, q(string(keys[i])), err)
 		}
 		if f.match(m) && t.scope.sees(m) {
 			out = append(out, m)
 		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if i := slices.Index(found, false); i >= 0 {
+		return nil, corrupt("the free index of partition %s size %s names machine %s, which does not exist", q(f.PartitionID), q(f.SizeID), q(string(keys[i])))
 	}
 	return out, nil
 }

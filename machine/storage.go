@@ -72,7 +72,10 @@ func load(tx backends.Tx, id string) (*entry, error) {
 		return nil, err
 	}
 	e := &entry{id: id}
-	var err error
+	err := backends.Prefetch(tx, backends.ReadKey(bucketMachines, idKey(id)), backends.ReadKey(bucketEvents, idKey(id)))
+	if err != nil {
+		return nil, err
+	}
 	if e.mRaw, err = getRaw(tx, bucketMachines, id); err != nil {
 		return nil, err
 	}
