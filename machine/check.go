@@ -6,7 +6,6 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"slices"
 	"strings"
 
@@ -31,12 +30,12 @@ const checkBatch = 1024
 // connections of exists. Index entries, candidate counts, ASN pool entries
 // and connections of missing machines are repairable.
 func Check(ctx context.Context, store backends.Store, opts check.Options) ([]check.Finding, error) {
-	c := &checker{limit: opts.Limit(), seen: map[string]int{}}
+	c := &checker{col: check.NewCollector("machine", opts)}
 	asns := map[uint32]string{}
 	var from []byte
 	for {
 		var next []byte
-		err := store.View(ctx, func(tx backends.Tx) error {
+		err := c.col.View(ctx, store, func(tx backends.Tx) error {
 			next = nil
 			n := 0
 			return tx.Ascend(bucketMachines, from, func(k, _ []byte) (bool, error) {
@@ -63,26 +62,19 @@ func Check(ctx context.Context, store backends.Store, opts check.Options) ([]che
 		c.connections,
 	}
 	for _, step := range steps {
-		if err := store.View(ctx, step); err != nil {
+		if err := c.col.View(ctx, store, step); err != nil {
 			return nil, err
 		}
 	}
-	return c.out, nil
+	return c.col.Findings(), nil
 }
 
 type checker struct {
-	limit int
-	seen  map[string]int
-	out   []check.Finding
+	col *check.Collector
 }
 
 func (c *checker) add(invariant string, repair func(tx backends.Tx) error, key check.Key, format string, args ...any) {
-	inv := "machine." + invariant
-	if c.seen[inv] >= c.limit {
-		return
-	}
-	c.seen[inv]++
-	c.out = append(c.out, check.Finding{Invariant: inv, Message: "machine: " + fmt.Sprintf(format, args...), Keys: []check.Key{key}, Repair: repair})
+	c.col.Add(invariant, repair, []check.Key{key}, format, args...)
 }
 
 func machineKey(id string) check.Key { return check.Key{Bucket: bucketMachines, Key: idKey(id)} }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
-	"fmt"
 	"net/netip"
 	"slices"
 
@@ -35,11 +34,10 @@ const checkBatch = 1024
 // Orphaned and doubly held addresses, index entries, VRF counts and pool
 // entries are repairable.
 func Check(ctx context.Context, store backends.Store, opts check.Options) ([]check.Finding, error) {
-	c := &checker{store: store, limit: opts.Limit(), seen: map[string]int{}}
+	c := &checker{store: store, col: check.NewCollector("network", opts)}
 	var nets []*Network
-	err := store.View(ctx, func(tx backends.Tx) error {
+	err := c.view(ctx, func(tx backends.Tx) error {
 		nets = nil
-		c.out = c.out[:0]
 		return tx.Ascend(bucketNetworks, nil, func(k, v []byte) (bool, error) {
 			n, err := decodeNetwork(string(k), v)
 			if err != nil {
@@ -54,7 +52,7 @@ func Check(ctx context.Context, store backends.Store, opts check.Options) ([]che
 		return nil, err
 	}
 	for _, n := range nets {
-		if err := store.View(ctx, func(tx backends.Tx) error { return c.network(tx, n.ID) }); err != nil {
+		if err := c.view(ctx, func(tx backends.Tx) error { return c.network(tx, n.ID) }); err != nil {
 			return nil, err
 		}
 		for _, p := range n.Prefixes {
@@ -69,23 +67,21 @@ func Check(ctx context.Context, store backends.Store, opts check.Options) ([]che
 	if err := c.machineIndex(ctx); err != nil {
 		return nil, err
 	}
-	if err := store.View(ctx, c.indexes); err != nil {
+	if err := c.view(ctx, c.indexes); err != nil {
 		return nil, err
 	}
-	if err := store.View(ctx, c.vrfs); err != nil {
+	if err := c.view(ctx, c.vrfs); err != nil {
 		return nil, err
 	}
-	return c.out, nil
+	return c.col.Findings(), nil
 }
 
 type checker struct {
 	store backends.Store
-	limit int
-	seen  map[string]int
-	out   []check.Finding
+	col   *check.Collector
 }
 
-// add records a finding unless its invariant has reached the limit.
+// add records a finding; the check.Keys at the end of args are its keys.
 func (c *checker) add(invariant string, repair func(tx backends.Tx) error, format string, args ...any) {
 	var keys []check.Key
 	for len(args) > 0 {
@@ -96,12 +92,7 @@ func (c *checker) add(invariant string, repair func(tx backends.Tx) error, forma
 		keys = append([]check.Key{k}, keys...)
 		args = args[:len(args)-1]
 	}
-	inv := "network." + invariant
-	if c.seen[inv] >= c.limit {
-		return
-	}
-	c.seen[inv]++
-	c.out = append(c.out, check.Finding{Invariant: inv, Message: "network: " + fmt.Sprintf(format, args...), Keys: keys, Repair: repair})
+	c.col.Add(invariant, repair, keys, format, args...)
 }
 
 func networkKey(id string) check.Key { return check.Key{Bucket: bucketNetworks, Key: idKey(id)} }
@@ -167,42 +158,56 @@ func deleteKey(bucket string, key []byte) func(tx backends.Tx) error {
 // machineIndex checks that every entry of the machine index names an IP
 // bound to that machine, in batches.
 func (c *checker) machineIndex(ctx context.Context) error {
+	return c.scanBatches(ctx, bucketMachineIPs, func(tx backends.Tx) func(k, v []byte) error {
+		return func(k, _ []byte) error {
+			id, rest, ok := splitPair(k)
+			a, isAddr := addrOfKey([]byte(rest))
+			if !ok || !isAddr {
+				c.add("machine-index", deleteKey(bucketMachineIPs, k), "corrupt machine index key %x", k, check.Key{Bucket: bucketMachineIPs, Key: k})
+				return nil
+			}
+			ip, _, err := getIP(tx, a)
+			switch {
+			case errors.Is(err, ErrNotFound) || (err == nil && !slices.Contains(machineIDs(ip), id)):
+				c.add("machine-index", deleteKey(bucketMachineIPs, k), "the machine index binds ip %s to machine %q, which its record does not", a, id, check.Key{Bucket: bucketMachineIPs, Key: k})
+			case err != nil && !errors.Is(err, ErrCorrupt):
+				return err
+			}
+			return nil
+		}
+	})
+}
+
+// scanBatches calls the visit function begin returns for every key of
+// bucket in order, in Views of at most checkBatch keys; begin runs at the
+// start of every View (of every run of one, so per-batch caches start
+// empty).
+func (c *checker) scanBatches(ctx context.Context, bucket string, begin func(tx backends.Tx) func(k, v []byte) error) error {
 	var from []byte
 	for {
 		var next []byte
-		err := c.store.View(ctx, func(tx backends.Tx) error {
+		err := c.view(ctx, func(tx backends.Tx) error {
 			next = nil
-			n := 0
-			return tx.Ascend(bucketMachineIPs, from, func(k, _ []byte) (bool, error) {
+			visit, n := begin(tx), 0
+			return tx.Ascend(bucket, from, func(k, v []byte) (bool, error) {
 				if n == checkBatch {
 					next = k
 					return false, nil
 				}
 				n++
-				id, rest, ok := splitPair(k)
-				a, isAddr := addrOfKey([]byte(rest))
-				if !ok || !isAddr {
-					c.add("machine-index", deleteKey(bucketMachineIPs, k), "corrupt machine index key %x", k, check.Key{Bucket: bucketMachineIPs, Key: k})
-					return true, nil
-				}
-				ip, _, err := getIP(tx, a)
-				switch {
-				case errors.Is(err, ErrNotFound) || (err == nil && !slices.Contains(machineIDs(ip), id)):
-					c.add("machine-index", deleteKey(bucketMachineIPs, k), "the machine index binds ip %s to machine %q, which its record does not", a, id, check.Key{Bucket: bucketMachineIPs, Key: k})
-				case err != nil && !errors.Is(err, ErrCorrupt):
-					return false, err
-				}
-				return true, nil
+				return true, visit(k, v)
 			})
 		})
-		if err != nil {
+		if err != nil || next == nil {
 			return err
-		}
-		if next == nil {
-			return nil
 		}
 		from = next
 	}
+}
+
+// view runs fn in a View of the store (see check.Collector.View).
+func (c *checker) view(ctx context.Context, fn func(tx backends.Tx) error) error {
+	return c.col.View(ctx, c.store, fn)
 }
 
 // prefixIPs compares the IP records in prefix p of network id with the
@@ -212,7 +217,7 @@ func (c *checker) prefixIPs(ctx context.Context, id string, p netip.Prefix) erro
 	for {
 		var next netip.Addr
 		done := true
-		err := c.store.View(ctx, func(tx backends.Tx) error {
+		err := c.view(ctx, func(tx backends.Tx) error {
 			next, done = netip.Addr{}, true
 			if _, err := GetTx(tx, id); err != nil {
 				return ignoreGone(err)
@@ -326,66 +331,48 @@ func releaseAddress(p netip.Prefix, a netip.Addr) func(tx backends.Tx) error {
 
 // ipRecords checks every IP record against its network, in batches.
 func (c *checker) ipRecords(ctx context.Context) error {
-	var from []byte
-	for {
-		var next []byte
-		err := c.store.View(ctx, func(tx backends.Tx) error {
-			next = nil
-			nets := map[string]*Network{}
-			n := 0
-			return tx.Ascend(bucketIPs, from, func(k, v []byte) (bool, error) {
-				if n == checkBatch {
-					next = k
-					return false, nil
+	return c.scanBatches(ctx, bucketIPs, func(tx backends.Tx) func(k, v []byte) error {
+		nets := map[string]*Network{}
+		return func(k, v []byte) error {
+			a, ok := addrOfKey(k)
+			if !ok {
+				c.add("record", nil, "ip key %x is no address", k, check.Key{Bucket: bucketIPs, Key: k})
+				return nil
+			}
+			ip, from, err := decodeIPAt(a, v)
+			if err != nil {
+				c.add("record", nil, "ip %s does not decode: %v", a, err, check.Key{Bucket: bucketIPs, Key: k})
+				return nil
+			}
+			nw, ok := nets[ip.NetworkID]
+			if !ok {
+				var err error
+				nw, err = GetTx(tx, ip.NetworkID)
+				if err != nil && !errors.Is(err, ErrNotFound) && !errors.Is(err, ErrCorrupt) {
+					return err
 				}
-				n++
-				a, ok := addrOfKey(k)
-				if !ok {
-					c.add("record", nil, "ip key %x is no address", k, check.Key{Bucket: bucketIPs, Key: k})
-					return true, nil
+				nets[ip.NetworkID] = nw
+			}
+			for _, id := range machineIDs(ip) {
+				key := machineIPKey(id, a)
+				if ok, err := exists(tx, bucketMachineIPs, key); err != nil {
+					return err
+				} else if !ok {
+					c.add("machine-index", putKey(bucketMachineIPs, key), "ip %s is bound to machine %q but the machine index lacks it", a, id, check.Key{Bucket: bucketMachineIPs, Key: key})
 				}
-				ip, from, err := decodeIPAt(a, v)
-				if err != nil {
-					c.add("record", nil, "ip %s does not decode: %v", a, err, check.Key{Bucket: bucketIPs, Key: k})
-					return true, nil
-				}
-				nw, ok := nets[ip.NetworkID]
-				if !ok {
-					var err error
-					nw, err = GetTx(tx, ip.NetworkID)
-					if err != nil && !errors.Is(err, ErrNotFound) && !errors.Is(err, ErrCorrupt) {
-						return false, err
-					}
-					nets[ip.NetworkID] = nw
-				}
-				for _, id := range machineIDs(ip) {
-					key := machineIPKey(id, a)
-					if ok, err := exists(tx, bucketMachineIPs, key); err != nil {
-						return false, err
-					} else if !ok {
-						c.add("machine-index", putKey(bucketMachineIPs, key), "ip %s is bound to machine %q but the machine index lacks it", a, id, check.Key{Bucket: bucketMachineIPs, Key: key})
-					}
-				}
-				if nw == nil {
-					c.add("ip-network", nil, "ip %s names the missing network %q", ip.IPAddress, ip.NetworkID, check.Key{Bucket: bucketIPs, Key: k})
-					return true, nil
-				}
-				if p, ok := prefixContaining(nw, ip.IPAddress); !ok {
-					c.add("ip-prefix", nil, "ip %s lies in no prefix of its network %q", ip.IPAddress, nw.ID, check.Key{Bucket: bucketIPs, Key: k})
-				} else if p != from {
-					c.add("ip-prefix", nil, "ip %s names prefix %s, but lies in %s of its network %q", ip.IPAddress, from, p, nw.ID, check.Key{Bucket: bucketIPs, Key: k})
-				}
-				return true, nil
-			})
-		})
-		if err != nil {
-			return err
-		}
-		if next == nil {
+			}
+			if nw == nil {
+				c.add("ip-network", nil, "ip %s names the missing network %q", ip.IPAddress, ip.NetworkID, check.Key{Bucket: bucketIPs, Key: k})
+				return nil
+			}
+			if p, ok := prefixContaining(nw, ip.IPAddress); !ok {
+				c.add("ip-prefix", nil, "ip %s lies in no prefix of its network %q", ip.IPAddress, nw.ID, check.Key{Bucket: bucketIPs, Key: k})
+			} else if p != from {
+				c.add("ip-prefix", nil, "ip %s names prefix %s, but lies in %s of its network %q", ip.IPAddress, from, p, nw.ID, check.Key{Bucket: bucketIPs, Key: k})
+			}
 			return nil
 		}
-		from = next
-	}
+	})
 }
 
 // indexes checks the index entries that name networks and IPs.

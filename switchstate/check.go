@@ -3,7 +3,6 @@ package switchstate
 import (
 	"context"
 	"errors"
-	"fmt"
 	"strings"
 
 	"github.com/metalkit/metalkit/backends"
@@ -18,18 +17,12 @@ import (
 // Whether the connected machines exist is the machine package's check
 // (see ConnectedMachines).
 func Check(ctx context.Context, store backends.Store, opts check.Options) ([]check.Finding, error) {
-	var out []check.Finding
-	seen := map[string]int{}
+	col := check.NewCollector("switchstate", opts)
 	add := func(invariant string, repair func(tx backends.Tx) error, key check.Key, format string, args ...any) {
-		inv := "switchstate." + invariant
-		if seen[inv] >= opts.Limit() {
-			return
-		}
-		seen[inv]++
-		out = append(out, check.Finding{Invariant: inv, Message: "switchstate: " + fmt.Sprintf(format, args...), Keys: []check.Key{key}, Repair: repair})
+		col.Add(invariant, repair, []check.Key{key}, format, args...)
 	}
 	var ids []string
-	err := store.View(ctx, func(tx backends.Tx) error {
+	err := col.View(ctx, store, func(tx backends.Tx) error {
 		keys, err := backends.KeysWithPrefix(tx, bucketSwitch, nil)
 		ids = ids[:0]
 		for _, k := range keys {
@@ -41,7 +34,7 @@ func Check(ctx context.Context, store backends.Store, opts check.Options) ([]che
 		return nil, err
 	}
 	for _, id := range ids {
-		err := store.View(ctx, func(tx backends.Tx) error {
+		err := col.View(ctx, store, func(tx backends.Tx) error {
 			sw, err := loadSwitch(tx, id)
 			switch {
 			case errors.Is(err, ErrNotFound):
@@ -76,7 +69,7 @@ func Check(ctx context.Context, store backends.Store, opts check.Options) ([]che
 			return nil, err
 		}
 	}
-	err = store.View(ctx, func(tx backends.Tx) error {
+	err = col.View(ctx, store, func(tx backends.Tx) error {
 		return tx.Buckets(bucketMachinePrefix, func(name string) (bool, error) {
 			switch {
 			case strings.HasPrefix(name, bucketPartitionPrefix):
@@ -117,7 +110,7 @@ func Check(ctx context.Context, store backends.Store, opts check.Options) ([]che
 	if err != nil {
 		return nil, err
 	}
-	return out, nil
+	return col.Findings(), nil
 }
 
 func connectedIDs(sw *Switch) []string {
