@@ -12,11 +12,12 @@ import (
 
 	"github.com/metalkit/metalkit/backends"
 	"github.com/metalkit/metalkit/internal/storetest"
+	"github.com/metalkit/metalkit/internal/testclock"
 )
 
 // chained returns a chained trail with 10 entries: seq 1-4 on 2024-05-09,
 // seq 5-10 on 2024-05-10.
-func chained(t *testing.T, s backends.Store, clock *fakeClock) *Trail {
+func chained(t *testing.T, s backends.Store, clock *testclock.Clock) *Trail {
 	tr := newTrail(t, s, &Options{Chain: true, Clock: clock.Now, Keep: 1})
 	for i := 1; i <= 10; i++ {
 		ts := time.Date(2024, 5, 9, 20, 0, i, 0, time.UTC)

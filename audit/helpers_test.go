@@ -10,29 +10,11 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/metalkit/metalkit/backends"
+	"github.com/metalkit/metalkit/internal/testclock"
 )
 
-// fakeClock returns t and then moves it on by step.
-type fakeClock struct {
-	mu   sync.Mutex
-	t    time.Time
-	step time.Duration
-}
-
-func newClock(t time.Time, step time.Duration) *fakeClock { return &fakeClock{t: t, step: step} }
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	now := c.t
-	c.t = c.t.Add(c.step)
-	return now
-}
-
-func (c *fakeClock) Set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = t
+func newClock(t time.Time, step time.Duration) *testclock.Clock {
+	return testclock.NewStepping(t, step)
 }
 
 // seqIDs returns an ID source of increasing UUIDs.

@@ -43,3 +43,7 @@ func CandidateIndex(tx backends.Tx, partition, size string) (racks map[string]st
 	})
 	return racks, counts, err
 }
+
+// SwitchNics converts a machine's NICs for switchstate.ConnectMachine, as
+// registration does.
+var SwitchNics = switchNics

@@ -62,7 +62,7 @@ func newFleet(tb testing.TB, store backends.Store, machines, sizes int) *fleet {
 					return err
 				}
 				m := f.machine(i)
-				if _, _, err := switchstate.ConnectMachine(tx, m.ID, wiringPartition(r), wiring(m.Hardware.NICs)); err != nil {
+				if _, _, err := switchstate.ConnectMachine(tx, m.ID, wiringPartition(r), machine.SwitchNics(m.Hardware.NICs)); err != nil {
 					return err
 				}
 			}
@@ -113,19 +113,6 @@ func (f *fleet) rewait(tb testing.TB, id string) {
 	_, err := fmt.Sscanf(id, "m%05d", &i)
 	require.NoError(tb, err)
 	require.NoError(tb, f.store.Update(f.ctx, func(tx backends.Tx) error { return f.put(tx, i) }))
-}
-
-// wiring converts a machine's NICs for switchstate.ConnectMachine.
-func wiring(nics []machine.NIC) []switchstate.MachineNic {
-	out := make([]switchstate.MachineNic, len(nics))
-	for i, n := range nics {
-		ns := make([]switchstate.Neighbor, len(n.Neighbors))
-		for j, nb := range n.Neighbors {
-			ns[j] = switchstate.Neighbor{MAC: nb.MacAddress, Name: nb.Name, Identifier: nb.Identifier, Hostname: nb.Hostname}
-		}
-		out[i] = switchstate.MachineNic{MAC: n.MacAddress, Name: n.Name, Identifier: n.Identifier, Neighbors: ns}
-	}
-	return out
 }
 
 // A fleet's machines, containers and indexes are what registration, the

@@ -16,35 +16,18 @@ import (
 	"github.com/metalkit/metalkit/backends"
 	"github.com/metalkit/metalkit/backends/backendtest"
 	"github.com/metalkit/metalkit/backends/memstore"
+	"github.com/metalkit/metalkit/internal/testclock"
 	"github.com/metalkit/metalkit/machine"
 	"github.com/metalkit/metalkit/network"
 	"github.com/metalkit/metalkit/switchstate"
 )
-
-// testClock is a clock the test moves.
-type testClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *testClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *testClock) Set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = t
-}
 
 // lab is a partition "fra" with a private super network, an underlay, an
 // internet network and racks of two SONiC leaves each, over one store.
 type lab struct {
 	t      testing.TB
 	store  backends.Store
-	clock  *testClock
+	clock  *testclock.Clock
 	trail  *audit.Trail
 	nets   *network.Service
 	sws    *switchstate.Service
@@ -79,7 +62,7 @@ func newLab(t testing.TB, store backends.Store, o *labOptions) *lab {
 	if o.ports == 0 {
 		o.ports = 8
 	}
-	l := &lab{t: t, store: store, clock: &testClock{t: now}}
+	l := &lab{t: t, store: store, clock: testclock.New(now)}
 	trail, err := audit.New(store, &audit.Options{Clock: l.clock.Now, Component: "test"})
 	require.NoError(t, err)
 	l.trail = trail

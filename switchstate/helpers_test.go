@@ -13,6 +13,7 @@ import (
 
 	"github.com/metalkit/metalkit/backends"
 	"github.com/metalkit/metalkit/backends/memstore"
+	"github.com/metalkit/metalkit/internal/testclock"
 )
 
 var ctx = context.Background()
@@ -20,32 +21,14 @@ var ctx = context.Background()
 // t0 is the fake clock's start.
 var t0 = time.Date(2026, 3, 9, 12, 0, 0, 0, time.UTC)
 
-// clock is a settable fake clock.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func newClock() *clock { return &clock{now: t0} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
+func newClock() *testclock.Clock { return testclock.New(t0) }
 
 // fixture is a service over a store with a fake clock.
 type fixture struct {
 	t     testing.TB
 	store backends.Store
 	svc   *Service
-	clock *clock
+	clock *testclock.Clock
 }
 
 func newFixture(t testing.TB, store backends.Store, opts *Options) *fixture {

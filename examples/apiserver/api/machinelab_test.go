@@ -18,6 +18,7 @@ import (
 
 	"github.com/metalkit/metalkit/audit"
 	"github.com/metalkit/metalkit/backends"
+	"github.com/metalkit/metalkit/internal/testclock"
 	"github.com/metalkit/metalkit/machine"
 	"github.com/metalkit/metalkit/switchstate"
 )
@@ -28,24 +29,6 @@ const (
 	firewallImage = "lab-firewall-3.0.20240101"
 )
 
-// testClock is a clock the test moves.
-type testClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *testClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *testClock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
 // machineLab is a partition p1 with project pr1, ready for machines: what
 // metal-go can create is created through metal-go (partition, project,
 // images, size c1-small of 1 to 8 cores, a dual-stack private super
@@ -55,7 +38,7 @@ func (c *testClock) Add(d time.Duration) {
 type machineLab struct {
 	t      *testing.T
 	h      *harness
-	clock  *testClock
+	clock  *testclock.Clock
 	ctx    context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -64,7 +47,7 @@ type machineLab struct {
 }
 
 // newLabClock returns a clock at the current second.
-func newLabClock() *testClock { return &testClock{t: time.Now().UTC().Truncate(time.Second)} }
+func newLabClock() *testclock.Clock { return testclock.New(time.Now().UTC().Truncate(time.Second)) }
 
 // newMachineLab serves a new harness over store with the lab set up; the
 // kit's clock is the lab's.
@@ -82,7 +65,7 @@ func newMachineLab(t *testing.T, store backends.Store, o *harnessOptions) *machi
 // networks' prefixes are the lab's own (10.64.0.0/16, 2001:db8:64::/48,
 // 10.254.0.0/22, 185.9.0.0/24, 2a02:c00:99::/64), so that it fits beside
 // other tests' networks.
-func setupMachineLab(t *testing.T, h *harness, clock *testClock) *machineLab {
+func setupMachineLab(t *testing.T, h *harness, clock *testclock.Clock) *machineLab {
 	t.Helper()
 	l := &machineLab{t: t, h: h, clock: clock}
 	l.ctx, l.cancel = context.WithCancel(audit.NewContext(context.Background(), audit.Actor{User: "metal-hammer"}))
