@@ -158,45 +158,72 @@ func deleteKey(bucket string, key []byte) func(tx backends.Tx) error {
 // machineIndex checks that every entry of the machine index names an IP
 // bound to that machine, in batches.
 func (c *checker) machineIndex(ctx context.Context) error {
-	return c.scanBatches(ctx, bucketMachineIPs, func(tx backends.Tx) func(k, v []byte) error {
-		return func(k, _ []byte) error {
-			id, rest, ok := splitPair(k)
+	return c.scanBatches(ctx, bucketMachineIPs, func(tx backends.Tx, batch []keyValue) error {
+		type entry struct {
+			key  []byte
+			id   string
+			addr netip.Addr
+		}
+		entries := make([]entry, 0, len(batch))
+		var keys [][]byte
+		for _, kv := range batch {
+			id, rest, ok := splitPair(kv.key)
 			a, isAddr := addrOfKey([]byte(rest))
 			if !ok || !isAddr {
-				c.add("machine-index", deleteKey(bucketMachineIPs, k), "corrupt machine index key %x", k, check.Key{Bucket: bucketMachineIPs, Key: k})
-				return nil
+				c.add("machine-index", deleteKey(bucketMachineIPs, kv.key), "corrupt machine index key %x", kv.key, check.Key{Bucket: bucketMachineIPs, Key: kv.key})
+				continue
 			}
-			ip, _, err := getIP(tx, a)
+			entries = append(entries, entry{kv.key, id, a})
+			keys = append(keys, []byte(rest))
+		}
+		records := make([][]byte, len(keys))
+		err := backends.GetMany(tx, bucketIPs, keys, func(i int, v []byte) error {
+			records[i] = v
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		for i, e := range entries {
+			var ip *IP
+			if records[i] != nil {
+				ip, _, err = decodeIPAt(e.addr, records[i])
+			}
 			switch {
-			case errors.Is(err, ErrNotFound) || (err == nil && !slices.Contains(machineIDs(ip), id)):
-				c.add("machine-index", deleteKey(bucketMachineIPs, k), "the machine index binds ip %s to machine %q, which its record does not", a, id, check.Key{Bucket: bucketMachineIPs, Key: k})
+			case records[i] == nil || (err == nil && !slices.Contains(machineIDs(ip), e.id)):
+				c.add("machine-index", deleteKey(bucketMachineIPs, e.key), "the machine index binds ip %s to machine %q, which its record does not", e.addr, e.id, check.Key{Bucket: bucketMachineIPs, Key: e.key})
 			case err != nil && !errors.Is(err, ErrCorrupt):
 				return err
 			}
-			return nil
 		}
+		return nil
 	})
 }
 
-// scanBatches calls the visit function begin returns for every key of
-// bucket in order, in Views of at most checkBatch keys; begin runs at the
-// start of every View (of every run of one, so per-batch caches start
-// empty).
-func (c *checker) scanBatches(ctx context.Context, bucket string, begin func(tx backends.Tx) func(k, v []byte) error) error {
+// keyValue is one key of a scan with its value.
+type keyValue struct{ key, value []byte }
+
+// scanBatches calls fn with the keys of bucket and their values in order,
+// at most checkBatch at a time, each batch in a View of its own.
+func (c *checker) scanBatches(ctx context.Context, bucket string, fn func(tx backends.Tx, batch []keyValue) error) error {
 	var from []byte
 	for {
 		var next []byte
 		err := c.view(ctx, func(tx backends.Tx) error {
 			next = nil
-			visit, n := begin(tx), 0
-			return tx.Ascend(bucket, from, func(k, v []byte) (bool, error) {
-				if n == checkBatch {
+			var batch []keyValue
+			err := tx.Ascend(bucket, from, func(k, v []byte) (bool, error) {
+				if len(batch) == checkBatch {
 					next = k
 					return false, nil
 				}
-				n++
-				return true, visit(k, v)
+				batch = append(batch, keyValue{k, v})
+				return true, nil
 			})
+			if err != nil {
+				return err
+			}
+			return fn(tx, batch)
 		})
 		if err != nil || next == nil {
 			return err
@@ -331,19 +358,36 @@ func releaseAddress(p netip.Prefix, a netip.Addr) func(tx backends.Tx) error {
 
 // ipRecords checks every IP record against its network, in batches.
 func (c *checker) ipRecords(ctx context.Context) error {
-	return c.scanBatches(ctx, bucketIPs, func(tx backends.Tx) func(k, v []byte) error {
-		nets := map[string]*Network{}
-		return func(k, v []byte) error {
-			a, ok := addrOfKey(k)
+	return c.scanBatches(ctx, bucketIPs, func(tx backends.Tx, batch []keyValue) error {
+		type record struct {
+			key  []byte
+			ip   *IP
+			from netip.Prefix
+		}
+		records := make([]record, 0, len(batch))
+		var reads []backends.Read
+		for _, kv := range batch {
+			a, ok := addrOfKey(kv.key)
 			if !ok {
-				c.add("record", nil, "ip key %x is no address", k, check.Key{Bucket: bucketIPs, Key: k})
-				return nil
+				c.add("record", nil, "ip key %x is no address", kv.key, check.Key{Bucket: bucketIPs, Key: kv.key})
+				continue
 			}
-			ip, from, err := decodeIPAt(a, v)
+			ip, from, err := decodeIPAt(a, kv.value)
 			if err != nil {
-				c.add("record", nil, "ip %s does not decode: %v", a, err, check.Key{Bucket: bucketIPs, Key: k})
-				return nil
+				c.add("record", nil, "ip %s does not decode: %v", a, err, check.Key{Bucket: bucketIPs, Key: kv.key})
+				continue
 			}
+			records = append(records, record{kv.key, ip, from})
+			for _, id := range machineIDs(ip) {
+				reads = append(reads, backends.ReadKey(bucketMachineIPs, machineIPKey(id, a)))
+			}
+		}
+		if err := backends.Prefetch(tx, reads...); err != nil {
+			return err
+		}
+		nets := map[string]*Network{}
+		for _, r := range records {
+			ip, k := r.ip, r.key
 			nw, ok := nets[ip.NetworkID]
 			if !ok {
 				var err error
@@ -354,24 +398,24 @@ func (c *checker) ipRecords(ctx context.Context) error {
 				nets[ip.NetworkID] = nw
 			}
 			for _, id := range machineIDs(ip) {
-				key := machineIPKey(id, a)
+				key := machineIPKey(id, ip.IPAddress)
 				if ok, err := exists(tx, bucketMachineIPs, key); err != nil {
 					return err
 				} else if !ok {
-					c.add("machine-index", putKey(bucketMachineIPs, key), "ip %s is bound to machine %q but the machine index lacks it", a, id, check.Key{Bucket: bucketMachineIPs, Key: key})
+					c.add("machine-index", putKey(bucketMachineIPs, key), "ip %s is bound to machine %q but the machine index lacks it", ip.IPAddress, id, check.Key{Bucket: bucketMachineIPs, Key: key})
 				}
 			}
 			if nw == nil {
 				c.add("ip-network", nil, "ip %s names the missing network %q", ip.IPAddress, ip.NetworkID, check.Key{Bucket: bucketIPs, Key: k})
-				return nil
+				continue
 			}
 			if p, ok := prefixContaining(nw, ip.IPAddress); !ok {
 				c.add("ip-prefix", nil, "ip %s lies in no prefix of its network %q", ip.IPAddress, nw.ID, check.Key{Bucket: bucketIPs, Key: k})
-			} else if p != from {
-				c.add("ip-prefix", nil, "ip %s names prefix %s, but lies in %s of its network %q", ip.IPAddress, from, p, nw.ID, check.Key{Bucket: bucketIPs, Key: k})
+			} else if p != r.from {
+				c.add("ip-prefix", nil, "ip %s names prefix %s, but lies in %s of its network %q", ip.IPAddress, r.from, p, nw.ID, check.Key{Bucket: bucketIPs, Key: k})
 			}
-			return nil
 		}
+		return nil
 	})
 }
 

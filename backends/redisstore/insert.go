@@ -22,14 +22,8 @@ type insertion struct {
 // scanned is decided at once; any other costs no round trip: the commit
 // checks it (see commitChecked).
 func (t *tx) Insert(bucket string, key, value []byte) error {
-	if err := backends.CheckKey(bucket, key); err != nil {
+	if err := t.writable(bucket, key); err != nil {
 		return err
-	}
-	if err := t.usable(); err != nil {
-		return err
-	}
-	if t.readOnly {
-		return backends.ErrReadOnly
 	}
 	known, found := false, false
 	if tree := t.overlay[bucket]; tree != nil {
@@ -46,7 +40,8 @@ func (t *tx) Insert(bucket string, key, value []byte) error {
 	if !known {
 		t.inserts = append(t.inserts, insertion{bucket: bucket, key: bytes.Clone(key)})
 	}
-	return t.write(bucket, key, value, false)
+	t.buffer(bucket, key, value, false)
+	return nil
 }
 
 // commitChecked commits the overlay like commit, as one script inside

@@ -371,7 +371,8 @@ func (t *tx) Prefetch(reads []backends.Read) error {
 	return t.read(ops...)
 }
 
-func (t *tx) write(bucket string, key, value []byte, del bool) error {
+// writable checks a write of key to bucket before it is buffered.
+func (t *tx) writable(bucket string, key []byte) error {
 	if err := backends.CheckKey(bucket, key); err != nil {
 		return err
 	}
@@ -381,6 +382,19 @@ func (t *tx) write(bucket string, key, value []byte, del bool) error {
 	if t.readOnly {
 		return backends.ErrReadOnly
 	}
+	return nil
+}
+
+func (t *tx) write(bucket string, key, value []byte, del bool) error {
+	if err := t.writable(bucket, key); err != nil {
+		return err
+	}
+	t.buffer(bucket, key, value, del)
+	return nil
+}
+
+// buffer puts a checked write into the overlay.
+func (t *tx) buffer(bucket string, key, value []byte, del bool) {
 	tree := t.overlay[bucket]
 	if tree == nil {
 		if t.overlay == nil {
@@ -395,7 +409,6 @@ func (t *tx) write(bucket string, key, value []byte, del bool) error {
 		copy(e.val, value)
 	}
 	tree.ReplaceOrInsert(e)
-	return nil
 }
 
 // Put implements backends.Tx. The write is buffered until the commit.
