@@ -47,10 +47,16 @@ func setupLab(ctx context.Context, kit *metalkit.Kit) error {
 	return nil
 }
 
-// m1Nics are machine m1's NICs with their LLDP neighbours.
-var m1Nics = []switchstate.MachineNic{
-	{Name: "lan0", MAC: "aa:00:00:00:00:01", Neighbors: []switchstate.Neighbor{{Identifier: "leaf01-Ethernet0", Hostname: "leaf01"}}},
-	{Name: "lan1", MAC: "aa:00:00:00:00:02", Neighbors: []switchstate.Neighbor{{Identifier: "leaf02-Ethernet0", Hostname: "leaf02"}}},
+// m1Hardware returns machine m1's hardware: its NICs with their LLDP
+// neighbours, one on each leaf. Every call returns new values.
+func m1Hardware() *machine.Hardware {
+	return &machine.Hardware{
+		CPUs: []machine.CPU{{Model: "EPYC", Cores: 4}},
+		NICs: []machine.NIC{
+			{Name: "lan0", MacAddress: "aa:00:00:00:00:01", Neighbors: []machine.Neighbor{{Identifier: "leaf01-Ethernet0", Hostname: "leaf01"}}},
+			{Name: "lan1", MacAddress: "aa:00:00:00:00:02", Neighbors: []machine.Neighbor{{Identifier: "leaf02-Ethernet0", Hostname: "leaf02"}}},
+		},
+	}
 }
 
 // provision is one cross-package transaction: a child network for a

@@ -112,7 +112,7 @@ func Open(store backends.Store, opts *Options) (*Kit, error) {
 	if netOpts.IDs == nil {
 		netOpts.IDs = opts.IDs
 	}
-	if netOpts.Catalog == nil && opts.Catalog != nil {
+	if netOpts.Catalog == nil {
 		netOpts.Catalog = opts.Catalog
 	}
 	k.Networks = network.New(store, &netOpts)
@@ -122,7 +122,7 @@ func Open(store backends.Store, opts *Options) (*Kit, error) {
 	if swOpts.Clock == nil {
 		swOpts.Clock = clock
 	}
-	if swOpts.Catalog == nil && opts.Catalog != nil {
+	if swOpts.Catalog == nil {
 		swOpts.Catalog = opts.Catalog
 	}
 	if swOpts.PortsRenamed == nil {
@@ -174,16 +174,11 @@ func (k *Kit) Check(ctx context.Context, opts *check.Options) (*check.Report, er
 		return rep, nil
 	}
 	err = k.Store.Update(ctx, func(tx backends.Tx) error {
-		rep.Repaired = 0
-		for _, f := range rep.Findings {
-			if f.Repair == nil {
-				continue
-			}
-			if err := f.Repair(tx); err != nil {
-				return fmt.Errorf("metalkit: repair %s: %w", f.Invariant, err)
-			}
-			rep.Repaired++
+		n, err := check.RepairAll(tx, rep.Findings)
+		if err != nil {
+			return fmt.Errorf("metalkit: %w", err)
 		}
+		rep.Repaired = n
 		return nil
 	})
 	if err != nil {
@@ -197,7 +192,7 @@ func (k *Kit) Check(ctx context.Context, opts *check.Options) (*check.Report, er
 // repairs nothing (see Kit.Check).
 func CheckStore(ctx context.Context, store backends.Store, opts check.Options) ([]check.Finding, error) {
 	out := []check.Finding{}
-	for _, c := range []func(context.Context, backends.Store, check.Options) ([]check.Finding, error){
+	for _, c := range []check.Checker{
 		ipam.Check, network.Check, machine.Check, switchstate.Check,
 	} {
 		fs, err := c(ctx, store, opts)

@@ -2,7 +2,6 @@ package metalkit_test
 
 import (
 	"context"
-	"fmt"
 	"net/netip"
 	"testing"
 
@@ -18,19 +17,6 @@ import (
 	"github.com/metalkit/metalkit/machine"
 	"github.com/metalkit/metalkit/network"
 )
-
-// m1Hardware is machine m1's hardware, wired like m1Nics.
-func m1Hardware() *machine.Hardware {
-	hw := &machine.Hardware{CPUs: []machine.CPU{{Model: "EPYC", Cores: 4}}}
-	for _, n := range m1Nics {
-		nic := machine.NIC{Name: n.Name, MacAddress: n.MAC}
-		for _, nb := range n.Neighbors {
-			nic.Neighbors = append(nic.Neighbors, machine.Neighbor{Identifier: nb.Identifier, Hostname: nb.Hostname})
-		}
-		hw.NICs = append(hw.NICs, nic)
-	}
-	return hw
-}
 
 // tenantLab has project a with a child network, an IP and an allocated
 // machine m1.
@@ -161,58 +147,54 @@ func projectOf(ctx context.Context) string {
 // refused or invisible and changes nothing, on every store; project a and
 // an admin do the same calls successfully.
 func TestTenantScoping(t *testing.T) {
-	storetest.Each(t, func(t *testing.T, s backends.Store) {
-		l := newTenantLab(t, s)
-		for _, at := range l.attempts() {
-			t.Run(at.name, func(t *testing.T) {
-				before := withoutAudit(backendtest.Dump(t, s))
-				err := at.op(l.b)
-				require.Error(t, err)
-				want := at.want
-				if want == nil {
-					want = errdefs.ErrNotFound
-				}
-				assert.Equal(t, want, errdefs.Class(err), "%v", err)
-				assert.Empty(t, withoutAudit(backendtest.Dump(t, s)).Diff(before, 5), "a refused attempt changes nothing")
-			})
-		}
-		// The owner reads and changes its own resources.
-		for _, name := range []string{"get a's IP", "list IPs", "update a's IP", "get a's network", "list networks", "rename a's network", "get a's machine", "list machines", "update a's machine"} {
-			for _, at := range l.attempts() {
-				if at.name == name {
-					assert.NoError(t, at.op(l.a), "project a: %s", name)
-				}
-			}
-		}
-		// The admin may do all of it (in an order that keeps the later
-		// steps possible).
-		l2 := newTenantLab(t, storetest.New(t, adapterName(t)))
-		for _, at := range l2.attempts() {
-			if at.name == "delete a's network" {
-				_, err := l2.kit.Networks.Create(l2.admin, network.CreateRequest{ID: "internet-none", Prefixes: []netip.Prefix{netip.MustParsePrefix("198.51.100.0/24")}})
-				require.NoError(t, err)
-			}
-			if at.name == "allocate a machine for project a" {
-				continue // needs a waiting machine; the by-id allocation is in the lab
-			}
-			if at.name == "free a's IP" {
-				// Freed with the machine before; allocate another one.
-				ip, err := l2.kit.Networks.AllocateIP(l2.admin, network.AllocateIPRequest{NetworkID: l2.childA.ID, ProjectID: "a"})
-				require.NoError(t, err)
-				l2.ipA = ip
-			}
-			assert.NoError(t, at.op(l2.admin), "admin: %s", at.name)
-		}
-	})
+	for _, f := range storetest.Factories() {
+		t.Run(f.Name, func(t *testing.T) { testTenantScoping(t, f) })
+	}
 }
 
-func adapterName(t *testing.T) string {
-	for _, f := range storetest.Factories() {
-		if len(t.Name()) >= len(f.Name) && t.Name()[len(t.Name())-len(f.Name):] == f.Name {
-			return f.Name
+func testTenantScoping(t *testing.T, f storetest.Factory) {
+	s := f.New(t)
+	l := newTenantLab(t, s)
+	for _, at := range l.attempts() {
+		t.Run(at.name, func(t *testing.T) {
+			before := withoutAudit(backendtest.Dump(t, s))
+			err := at.op(l.b)
+			require.Error(t, err)
+			want := at.want
+			if want == nil {
+				want = errdefs.ErrNotFound
+			}
+			assert.Equal(t, want, errdefs.Class(err), "%v", err)
+			assert.Empty(t, withoutAudit(backendtest.Dump(t, s)).Diff(before, 5), "a refused attempt changes nothing")
+		})
+	}
+	// The owner reads and changes its own resources.
+	for _, name := range []string{"get a's IP", "list IPs", "update a's IP", "get a's network", "list networks", "rename a's network", "get a's machine", "list machines", "update a's machine"} {
+		for _, at := range l.attempts() {
+			if at.name == name {
+				assert.NoError(t, at.op(l.a), "project a: %s", name)
+			}
 		}
 	}
-	panic(fmt.Sprintf("no adapter in test name %q", t.Name()))
+	// The admin may do all of it (in an order that keeps the later
+	// steps possible).
+	l2 := newTenantLab(t, f.New(t))
+	for _, at := range l2.attempts() {
+		if at.name == "delete a's network" {
+			_, err := l2.kit.Networks.Create(l2.admin, network.CreateRequest{ID: "internet-none", Prefixes: []netip.Prefix{netip.MustParsePrefix("198.51.100.0/24")}})
+			require.NoError(t, err)
+		}
+		if at.name == "allocate a machine for project a" {
+			continue // needs a waiting machine; the by-id allocation is in the lab
+		}
+		if at.name == "free a's IP" {
+			// Freed with the machine before; allocate another one.
+			ip, err := l2.kit.Networks.AllocateIP(l2.admin, network.AllocateIPRequest{NetworkID: l2.childA.ID, ProjectID: "a"})
+			require.NoError(t, err)
+			l2.ipA = ip
+		}
+		assert.NoError(t, at.op(l2.admin), "admin: %s", at.name)
+	}
 }
 
 func withoutAudit(s backendtest.Snapshot) backendtest.Snapshot {

@@ -11,6 +11,7 @@
 package check
 
 import (
+	"context"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -88,6 +89,28 @@ func (o Options) Limit() int {
 		return 1000
 	}
 	return o.MaxFindings
+}
+
+// Checker is the form of every package's consistency check: it reads
+// store in transactions of bounded size and returns what it finds,
+// repairing nothing.
+type Checker func(ctx context.Context, store backends.Store, opts Options) ([]Finding, error)
+
+// RepairAll applies the repairs of the repairable findings of fs in tx, in
+// order, and returns how many it applied. It stops at the first repair
+// that fails and returns its error, naming the finding's invariant.
+func RepairAll(tx backends.Tx, fs []Finding) (int, error) {
+	n := 0
+	for _, f := range fs {
+		if f.Repair == nil {
+			continue
+		}
+		if err := f.Repair(tx); err != nil {
+			return n, fmt.Errorf("repair %s: %w", f.Invariant, err)
+		}
+		n++
+	}
+	return n, nil
 }
 
 // Report is the outcome of a check.

@@ -17,14 +17,8 @@ func checkStore(t *testing.T, s backends.Store, repair bool) []check.Finding {
 	require.NoError(t, err)
 	if repair {
 		update(t, s, func(tx backends.Tx) error {
-			for _, f := range fs {
-				if f.Repair != nil {
-					if err := f.Repair(tx); err != nil {
-						return err
-					}
-				}
-			}
-			return nil
+			_, err := check.RepairAll(tx, fs)
+			return err
 		})
 	}
 	return fs

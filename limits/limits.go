@@ -92,7 +92,7 @@ func Description(field, s string) error { return text(field, s, MaxDescription, 
 // without control characters.
 func Labels(field string, labels map[string]string) error {
 	if len(labels) > MaxLabels {
-		return invalid("%s has %d entries; at most %d are allowed", field, len(labels), MaxLabels)
+		return tooMany(field, len(labels), MaxLabels)
 	}
 	for k, v := range labels {
 		if k == "" {
@@ -112,7 +112,7 @@ func Labels(field string, labels map[string]string) error {
 // MaxTag bytes of UTF-8 without control characters.
 func Tags(field string, tags []string) error {
 	if len(tags) > MaxTags {
-		return invalid("%s has %d entries; at most %d are allowed", field, len(tags), MaxTags)
+		return tooMany(field, len(tags), MaxTags)
 	}
 	for i, t := range tags {
 		f := fmt.Sprintf("%s[%d]", field, i)
@@ -129,7 +129,11 @@ func Tags(field string, tags []string) error {
 // Count checks the length of a list against MaxListItems.
 func Count(field string, n int) error {
 	if n > MaxListItems {
-		return invalid("%s has %d entries; at most %d are allowed", field, n, MaxListItems)
+		return tooMany(field, n, MaxListItems)
 	}
 	return nil
+}
+
+func tooMany(field string, n, max int) error {
+	return invalid("%s has %d entries; at most %d are allowed", field, n, max)
 }

@@ -26,14 +26,8 @@ func invariantsOf(t *testing.T, l *lab, repair bool) []string {
 	}
 	if repair {
 		require.NoError(t, l.store.Update(l.ctx, func(tx backends.Tx) error {
-			for _, f := range fs {
-				if f.Repair != nil {
-					if err := f.Repair(tx); err != nil {
-						return err
-					}
-				}
-			}
-			return nil
+			_, err := check.RepairAll(tx, fs)
+			return err
 		}))
 	}
 	return out

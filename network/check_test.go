@@ -28,14 +28,8 @@ func runCheck(t *testing.T, s backends.Store, repair bool) []string {
 	}
 	if repair {
 		require.NoError(t, s.Update(ctx, func(tx backends.Tx) error {
-			for _, f := range fs {
-				if f.Repair != nil {
-					if err := f.Repair(tx); err != nil {
-						return err
-					}
-				}
-			}
-			return nil
+			_, err := check.RepairAll(tx, fs)
+			return err
 		}))
 	}
 	return out

@@ -100,43 +100,30 @@ func (f *Faulty) Counts() Counts {
 // backends.ErrUnavailable).
 var ErrInjected = fmt.Errorf("backendtest: injected fault")
 
+// counter returns the count of the operations a fault of kind k strikes:
+// reads, writes or commits.
+func (c *Counts) counter(k FaultKind) *int {
+	switch k {
+	case FailRead, PanicRead:
+		return &c.Reads
+	case FailWrite, PanicWrite:
+		return &c.Writes
+	}
+	return &c.Commits
+}
+
 // step counts one operation of kind and reports whether the planned fault
 // strikes it.
 func (f *Faulty) step(kind FaultKind) bool {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	var n int
-	switch kind {
-	case FailRead, PanicRead:
-		f.counts.Reads++
-		n = f.counts.Reads
-	case FailWrite, PanicWrite:
-		f.counts.Writes++
-		n = f.counts.Writes
-	default:
-		f.counts.Commits++
-		n = f.counts.Commits
-	}
-	if f.fault == nil || f.fired || f.fault.N != n || !sameCounter(f.fault.Kind, kind) {
+	n := f.counts.counter(kind)
+	*n++
+	if f.fault == nil || f.fired || f.fault.N != *n || f.counts.counter(f.fault.Kind) != n {
 		return false
 	}
 	f.fired = true
 	return true
-}
-
-// sameCounter reports whether the planned kind counts the operations of
-// kind: reads, writes or commits.
-func sameCounter(planned, kind FaultKind) bool {
-	group := func(k FaultKind) int {
-		switch k {
-		case FailRead, PanicRead:
-			return 0
-		case FailWrite, PanicWrite:
-			return 1
-		}
-		return 2
-	}
-	return group(planned) == group(kind)
 }
 
 func (f *Faulty) planned() (Fault, bool) {
@@ -166,18 +153,11 @@ func (f *Faulty) Update(ctx context.Context, fn func(backends.Tx) error) error {
 		if err := fn(&faultyTx{Tx: tx, f: f}); err != nil {
 			return err
 		}
-		plan, ok := f.planned()
-		if !ok {
-			f.step(FailCommit)
-			return nil
-		}
-		if f.step(plan.Kind) {
-			switch plan.Kind {
-			case FailCommit:
+		if f.step(FailCommit) {
+			if plan, _ := f.planned(); plan.Kind == FailCommit {
 				return injected("commit")
-			case LoseCommitReply:
-				lost = true
 			}
+			lost = true
 		}
 		return nil
 	})

@@ -1,6 +1,10 @@
 package redisstore
 
-import "slices"
+import (
+	"slices"
+
+	"github.com/metalkit/metalkit/backends"
+)
 
 // Buckets implements backends.Tx. It reads the registry of bucket names
 // (WATCHed, like every read); a bucket this transaction wrote to is checked
@@ -25,11 +29,8 @@ func (t *tx) Buckets(from string, fn func(name string) (bool, error)) error {
 	names = slices.Compact(names)
 	for _, name := range names {
 		if _, touched := t.overlay[name]; touched {
-			found := false
-			if err := t.Ascend(name, nil, func(_, _ []byte) (bool, error) {
-				found = true
-				return false, nil
-			}); err != nil {
+			found, err := backends.HasPrefix(t, name, nil)
+			if err != nil {
 				return err
 			}
 			if !found {

@@ -41,45 +41,28 @@ func Factories() []Factory {
 	}
 }
 
-// Checker is a consistency checker run over every store of this package
-// when its test ends (see RegisterCheck).
-type Checker func(ctx context.Context, s backends.Store, opts check.Options) ([]check.Finding, error)
-
 var checkers struct {
 	sync.Mutex
-	fns  []Checker
-	skip map[backends.Store]bool
+	fns []check.Checker
 }
 
 // RegisterCheck makes every store this package creates run fn when its
 // test ends, before the store is closed: a test fails when its final state
 // is inconsistent. A package's tests register the checkers of the packages
 // they exercise (from an init function of a test file).
-func RegisterCheck(fn Checker) {
+func RegisterCheck(fn check.Checker) {
 	checkers.Lock()
 	defer checkers.Unlock()
 	checkers.fns = append(checkers.fns, fn)
-}
-
-// SkipCheck exempts store s from the final check: for tests that leave a
-// store broken on purpose.
-func SkipCheck(s backends.Store) {
-	checkers.Lock()
-	defer checkers.Unlock()
-	if checkers.skip == nil {
-		checkers.skip = map[backends.Store]bool{}
-	}
-	checkers.skip[s] = true
 }
 
 // finalCheck runs the registered checkers over s when tb ends.
 func finalCheck(tb testing.TB, s backends.Store) {
 	tb.Cleanup(func() {
 		checkers.Lock()
-		fns, skip := checkers.fns, checkers.skip[s]
-		delete(checkers.skip, s)
+		fns := checkers.fns
 		checkers.Unlock()
-		if skip || tb.Failed() {
+		if tb.Failed() {
 			return
 		}
 		for _, fn := range fns {
