@@ -14,10 +14,11 @@ import (
 // a View the store runs again (an optimistic adapter re-runs a View whose
 // reads changed) reports its findings once.
 type Collector struct {
-	pkg   string
-	limit int
-	seen  map[string]int
-	out   []Finding
+	pkg      string
+	limit    int
+	seen     map[string]int
+	out      []Finding
+	deferred []func()
 }
 
 // NewCollector returns a Collector of the findings of package pkg.
@@ -39,13 +40,60 @@ func (c *Collector) Add(invariant string, repair func(tx backends.Tx) error, key
 
 // View runs fn in a View of store. Each run of fn starts from the findings
 // recorded before View was called, so those of a run the store discarded
-// are dropped.
+// are dropped; the functions the run that counts passed to Defer run once
+// View succeeds.
 func (c *Collector) View(ctx context.Context, store backends.Store, fn func(tx backends.Tx) error) error {
 	mark, seen := len(c.out), maps.Clone(c.seen)
-	return store.View(ctx, func(tx backends.Tx) error {
-		c.out, c.seen = c.out[:mark], maps.Clone(seen)
+	err := store.View(ctx, func(tx backends.Tx) error {
+		c.out, c.seen, c.deferred = c.out[:mark], maps.Clone(seen), nil
 		return fn(tx)
 	})
+	deferred := c.deferred
+	c.deferred = nil
+	if err != nil {
+		return err
+	}
+	for _, f := range deferred {
+		f()
+	}
+	return nil
+}
+
+// Defer runs f when the View it is called in succeeds, and not for a run
+// of that View the store discards: for what a checker learns in one
+// transaction and uses in later ones.
+func (c *Collector) Defer(f func()) { c.deferred = append(c.deferred, f) }
+
+// KeyValue is one key of a scan with its value.
+type KeyValue struct{ Key, Value []byte }
+
+// ScanBatches calls fn with the keys of bucket and their values in order,
+// at most size at a time, each batch in a View of its own (see View).
+func (c *Collector) ScanBatches(ctx context.Context, store backends.Store, bucket string, size int, fn func(tx backends.Tx, batch []KeyValue) error) error {
+	var from []byte
+	for {
+		var next []byte
+		err := c.View(ctx, store, func(tx backends.Tx) error {
+			next = nil
+			var batch []KeyValue
+			err := tx.Ascend(bucket, from, func(k, v []byte) (bool, error) {
+				if len(batch) == size {
+					next = k
+					return false, nil
+				}
+				batch = append(batch, KeyValue{k, v})
+				return true, nil
+			})
+			if err != nil {
+				return err
+			}
+			return fn(tx, batch)
+		})
+		if err != nil || next == nil {
+			return err
+		}
+		from = next
+	}
 }
 
 // Findings returns the findings recorded so far.

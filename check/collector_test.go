@@ -47,3 +47,46 @@ func TestCollectorReportsOncePerView(t *testing.T) {
 	boom := errors.New("boom")
 	assert.ErrorIs(t, c.View(context.Background(), store, func(backends.Tx) error { return boom }), boom)
 }
+
+func TestCollectorDefersToTheRunThatCounts(t *testing.T) {
+	c := check.NewCollector("pkg", check.Options{})
+	store := rerunStore{memstore.New()}
+	runs := 0
+	require.NoError(t, c.View(context.Background(), store, func(backends.Tx) error {
+		c.Defer(func() { runs++ })
+		return nil
+	}))
+	assert.Equal(t, 1, runs, "the discarded run's Defer is dropped")
+	boom := errors.New("boom")
+	require.ErrorIs(t, c.View(context.Background(), store, func(backends.Tx) error {
+		c.Defer(func() { runs++ })
+		return boom
+	}), boom)
+	assert.Equal(t, 1, runs, "a failed View runs nothing")
+}
+
+func TestScanBatches(t *testing.T) {
+	ctx := context.Background()
+	store := memstore.New()
+	require.NoError(t, store.Update(ctx, func(tx backends.Tx) error {
+		for i := range 7 {
+			if err := tx.Put("b", []byte{byte(i)}, []byte{byte(10 + i)}); err != nil {
+				return err
+			}
+		}
+		return nil
+	}))
+	c := check.NewCollector("pkg", check.Options{})
+	var sizes []int
+	var values []byte
+	require.NoError(t, c.ScanBatches(ctx, rerunStore{store}, "b", 3, func(tx backends.Tx, batch []check.KeyValue) error {
+		n := len(batch)
+		c.Defer(func() { sizes = append(sizes, n) })
+		for _, kv := range batch {
+			c.Defer(func() { values = append(values, kv.Value[0]) })
+		}
+		return nil
+	}))
+	assert.Equal(t, []int{3, 3, 1}, sizes)
+	assert.Equal(t, []byte{10, 11, 12, 13, 14, 15, 16}, values)
+}

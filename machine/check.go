@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"errors"
+	"maps"
 	"slices"
 	"strings"
 
@@ -31,29 +32,19 @@ const checkBatch = 1024
 // and connections of missing machines are repairable.
 func Check(ctx context.Context, store backends.Store, opts check.Options) ([]check.Finding, error) {
 	c := &checker{col: check.NewCollector("machine", opts)}
-	asns := map[uint32]string{}
-	var from []byte
-	for {
-		var next []byte
-		err := c.col.View(ctx, store, func(tx backends.Tx) error {
-			next = nil
-			n := 0
-			return tx.Ascend(bucketMachines, from, func(k, _ []byte) (bool, error) {
-				if n == checkBatch {
-					next = k
-					return false, nil
-				}
-				n++
-				return true, c.machine(tx, string(k), asns)
-			})
-		})
-		if err != nil {
-			return nil, err
+	asns := map[uint32]string{} // of the batches checked
+	err := c.col.ScanBatches(ctx, store, bucketMachines, checkBatch, func(tx backends.Tx, batch []check.KeyValue) error {
+		seen := map[uint32]string{} // of this batch
+		for _, kv := range batch {
+			if err := c.machine(tx, string(kv.Key), asns, seen); err != nil {
+				return err
+			}
 		}
-		if next == nil {
-			break
-		}
-		from = next
+		c.col.Defer(func() { maps.Copy(asns, seen) })
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	steps := []func(tx backends.Tx) error{
 		c.containers,
@@ -79,8 +70,10 @@ func (c *checker) add(invariant string, repair func(tx backends.Tx) error, key c
 
 func machineKey(id string) check.Key { return check.Key{Bucket: bucketMachines, Key: idKey(id)} }
 
-// machine checks one machine's record, index entries and IPs.
-func (c *checker) machine(tx backends.Tx, id string, asns map[uint32]string) error {
+// machine checks one machine's record, index entries and IPs; its ASN must
+// be in neither asns (of the batches checked before) nor seen (of this
+// batch), and is added to seen.
+func (c *checker) machine(tx backends.Tx, id string, asns, seen map[uint32]string) error {
 	e, err := load(tx, id)
 	if errors.Is(err, errdefs.ErrCorrupt) {
 		c.add("record", nil, machineKey(id), "%v", err)
@@ -122,10 +115,14 @@ func (c *checker) machine(tx backends.Tx, id string, asns map[uint32]string) err
 		}
 	}
 	if asn := allocationASN(a); asn != 0 {
-		if other, dup := asns[asn]; dup {
+		other, dup := asns[asn]
+		if !dup {
+			other, dup = seen[asn]
+		}
+		if dup {
 			c.add("asn", nil, machineKey(id), "machines %s and %s share the ASN %d", q(other), q(id), asn)
 		} else {
-			asns[asn] = id
+			seen[asn] = id
 		}
 	}
 	return nil

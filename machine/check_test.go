@@ -2,6 +2,7 @@ package machine_test
 
 import (
 	"bytes"
+	"context"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -147,4 +148,35 @@ func TestCorruptionIsReportedNotServed(t *testing.T) {
 	got, err := l.nets.GetIP(l.ctx, next)
 	require.NoError(t, err)
 	assert.Equal(t, "kept", got.Name, "the record is intact")
+}
+
+// rerunStore runs every View's function twice, as redisstore does when the
+// first run's reads changed.
+type rerunStore struct{ backends.Store }
+
+func (s rerunStore) View(ctx context.Context, fn func(backends.Tx) error) error {
+	return s.Store.View(ctx, func(tx backends.Tx) error {
+		if err := fn(tx); err != nil {
+			return err
+		}
+		return fn(tx)
+	})
+}
+
+// TestCheckOfARerunView: a View the store runs again is checked as once;
+// the machine's ASN seen by the discarded run is no duplicate.
+func TestCheckOfARerunView(t *testing.T) {
+	l := newLab(t, nil, nil)
+	l.size("small", 1, 4)
+	l.candidate("busy", 1, 0)
+	m, err := l.svc.Allocate(l.ctx, machine.AllocateRequest{UUID: "busy", Name: "web", ProjectID: "p1", ImageID: "u", Networks: auto(l.childNetwork("p1").ID)})
+	require.NoError(t, err)
+	asn := uint32(0)
+	for _, n := range m.Allocation.Networks {
+		asn = max(asn, n.ASN)
+	}
+	require.NotZero(t, asn, "the allocation has an ASN")
+	fs, err := machine.Check(l.ctx, rerunStore{l.store}, check.Options{})
+	require.NoError(t, err)
+	assert.Empty(t, fs)
 }

@@ -158,7 +158,7 @@ func deleteKey(bucket string, key []byte) func(tx backends.Tx) error {
 // machineIndex checks that every entry of the machine index names an IP
 // bound to that machine, in batches.
 func (c *checker) machineIndex(ctx context.Context) error {
-	return c.scanBatches(ctx, bucketMachineIPs, func(tx backends.Tx, batch []keyValue) error {
+	return c.col.ScanBatches(ctx, c.store, bucketMachineIPs, checkBatch, func(tx backends.Tx, batch []check.KeyValue) error {
 		type entry struct {
 			key  []byte
 			id   string
@@ -167,13 +167,13 @@ func (c *checker) machineIndex(ctx context.Context) error {
 		entries := make([]entry, 0, len(batch))
 		var keys [][]byte
 		for _, kv := range batch {
-			id, rest, ok := splitPair(kv.key)
+			id, rest, ok := splitPair(kv.Key)
 			a, isAddr := addrOfKey([]byte(rest))
 			if !ok || !isAddr {
-				c.add("machine-index", deleteKey(bucketMachineIPs, kv.key), "corrupt machine index key %x", kv.key, check.Key{Bucket: bucketMachineIPs, Key: kv.key})
+				c.add("machine-index", deleteKey(bucketMachineIPs, kv.Key), "corrupt machine index key %x", kv.Key, check.Key{Bucket: bucketMachineIPs, Key: kv.Key})
 				continue
 			}
-			entries = append(entries, entry{kv.key, id, a})
+			entries = append(entries, entry{kv.Key, id, a})
 			keys = append(keys, []byte(rest))
 		}
 		records := make([][]byte, len(keys))
@@ -198,38 +198,6 @@ func (c *checker) machineIndex(ctx context.Context) error {
 		}
 		return nil
 	})
-}
-
-// keyValue is one key of a scan with its value.
-type keyValue struct{ key, value []byte }
-
-// scanBatches calls fn with the keys of bucket and their values in order,
-// at most checkBatch at a time, each batch in a View of its own.
-func (c *checker) scanBatches(ctx context.Context, bucket string, fn func(tx backends.Tx, batch []keyValue) error) error {
-	var from []byte
-	for {
-		var next []byte
-		err := c.view(ctx, func(tx backends.Tx) error {
-			next = nil
-			var batch []keyValue
-			err := tx.Ascend(bucket, from, func(k, v []byte) (bool, error) {
-				if len(batch) == checkBatch {
-					next = k
-					return false, nil
-				}
-				batch = append(batch, keyValue{k, v})
-				return true, nil
-			})
-			if err != nil {
-				return err
-			}
-			return fn(tx, batch)
-		})
-		if err != nil || next == nil {
-			return err
-		}
-		from = next
-	}
 }
 
 // view runs fn in a View of the store (see check.Collector.View).
@@ -358,7 +326,7 @@ func releaseAddress(p netip.Prefix, a netip.Addr) func(tx backends.Tx) error {
 
 // ipRecords checks every IP record against its network, in batches.
 func (c *checker) ipRecords(ctx context.Context) error {
-	return c.scanBatches(ctx, bucketIPs, func(tx backends.Tx, batch []keyValue) error {
+	return c.col.ScanBatches(ctx, c.store, bucketIPs, checkBatch, func(tx backends.Tx, batch []check.KeyValue) error {
 		type record struct {
 			key  []byte
 			ip   *IP
@@ -367,17 +335,17 @@ func (c *checker) ipRecords(ctx context.Context) error {
 		records := make([]record, 0, len(batch))
 		var reads []backends.Read
 		for _, kv := range batch {
-			a, ok := addrOfKey(kv.key)
+			a, ok := addrOfKey(kv.Key)
 			if !ok {
-				c.add("record", nil, "ip key %x is no address", kv.key, check.Key{Bucket: bucketIPs, Key: kv.key})
+				c.add("record", nil, "ip key %x is no address", kv.Key, check.Key{Bucket: bucketIPs, Key: kv.Key})
 				continue
 			}
-			ip, from, err := decodeIPAt(a, kv.value)
+			ip, from, err := decodeIPAt(a, kv.Value)
 			if err != nil {
-				c.add("record", nil, "ip %s does not decode: %v", a, err, check.Key{Bucket: bucketIPs, Key: kv.key})
+				c.add("record", nil, "ip %s does not decode: %v", a, err, check.Key{Bucket: bucketIPs, Key: kv.Key})
 				continue
 			}
-			records = append(records, record{kv.key, ip, from})
+			records = append(records, record{kv.Key, ip, from})
 			for _, id := range machineIDs(ip) {
 				reads = append(reads, backends.ReadKey(bucketMachineIPs, machineIPKey(id, a)))
 			}
