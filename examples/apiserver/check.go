@@ -20,7 +20,7 @@ import (
 // A bbolt file that does not exist is an error (opening it would create
 // an empty store).
 func runCheck(ctx context.Context, spec string, repair bool, w io.Writer) (err error) {
-	if path, ok := boltPath(spec); ok {
+	if path, ok := storeflag.BoltPath(spec); ok {
 		if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
 			return fmt.Errorf("-store %q: there is no store file to check", spec)
 		}
@@ -30,7 +30,7 @@ func runCheck(ctx context.Context, spec string, repair bool, w io.Writer) (err e
 		return err
 	}
 	defer opened.Cleanup()
-	kit, err := openKit(opened, nil)
+	kit, err := opened.OpenKit(nil)
 	if err != nil {
 		return err
 	}
@@ -90,16 +90,4 @@ func printFindings(w io.Writer, fs []check.Finding) {
 		}
 		fmt.Fprintln(w, line)
 	}
-}
-
-// boltPath returns the file a bbolt spec names; ok is false for the other
-// specs (and for "bolt", a new temporary file).
-func boltPath(spec string) (string, bool) {
-	switch {
-	case spec == "memory" || spec == "bolt" || strings.Contains(spec, "://"):
-		return "", false
-	case strings.HasPrefix(spec, "bolt:"):
-		return strings.TrimPrefix(spec, "bolt:"), true
-	}
-	return spec, true
 }

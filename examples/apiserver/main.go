@@ -226,17 +226,6 @@ func newLogger(level string, w io.Writer) (*slog.Logger, error) {
 	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l})), nil
 }
 
-// openKit opens a kit with opts over the store of opened; when that fails
-// it closes the store.
-func openKit(opened *storeflag.Opened, opts *metalkit.Options) (*metalkit.Kit, error) {
-	kit, err := metalkit.Open(opened.Store, opts)
-	if err != nil {
-		_ = opened.Store.Close()
-		return nil, err
-	}
-	return kit, nil
-}
-
 // closeKit closes kit, and so its store, and joins a failure to *err.
 func closeKit(kit *metalkit.Kit, err *error) {
 	if cerr := kit.Close(); cerr != nil {
@@ -276,7 +265,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	// switches against it.
 	cat := api.NewCatalog(opened.Store, nil)
 	// The trail hides the passwords of the gRPC requests it records.
-	kit, err := openKit(opened, &metalkit.Options{Catalog: cat, Audit: &audit.Options{Redact: audit.RedactKeys(grpcapi.SecretFields...)}})
+	kit, err := opened.OpenKit(&metalkit.Options{Catalog: cat, Audit: &audit.Options{Redact: audit.RedactKeys(grpcapi.SecretFields...)}})
 	if err != nil {
 		return err
 	}

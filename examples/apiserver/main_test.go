@@ -29,8 +29,9 @@ import (
 	"github.com/metalkit/metalkit/backends"
 	"github.com/metalkit/metalkit/backends/boltstore"
 	"github.com/metalkit/metalkit/examples/apiserver/api"
-	"github.com/metalkit/metalkit/examples/internal/logbuf"
 	"github.com/metalkit/metalkit/examples/internal/testcert"
+	"github.com/metalkit/metalkit/internal/logbuf"
+	"github.com/metalkit/metalkit/internal/redistest"
 	"github.com/metalkit/metalkit/machine"
 )
 
@@ -146,12 +147,12 @@ func TestRunRefusesBadGRPCFiles(t *testing.T) {
 }
 
 // startProgram runs the program in this process with args (on free
-// loopback ports for HTTP and gRPC, memory store) and returns the gRPC
-// address; the program stops, and must have exited 0, when the test ends.
-func startProgram(t *testing.T, args ...string) string {
+// loopback ports for HTTP and gRPC, memory store, admin key "k") and
+// returns the HTTP and the gRPC address; the program stops, and must have
+// exited 0, when the test ends.
+func startProgram(t *testing.T, args ...string) (httpAddr, grpcAddr string) {
 	t.Helper()
-	grpcAddr := net.JoinHostPort("127.0.0.1", strconv.Itoa(freePort(t)))
-	httpAddr := net.JoinHostPort("127.0.0.1", strconv.Itoa(freePort(t)))
+	grpcAddr, httpAddr = freeAddr(t), freeAddr(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	logs := &logbuf.Buffer{}
 	done := make(chan error, 1)
@@ -168,7 +169,7 @@ func startProgram(t *testing.T, args ...string) string {
 			t.Errorf("the program did not stop; output:\n%s", logs.String())
 		}
 	})
-	return grpcAddr
+	return httpAddr, grpcAddr
 }
 
 // superUserPassword calls SuperUserPassword on addr with creds, waiting
@@ -196,7 +197,7 @@ func TestProgramServesGRPCOverTLS(t *testing.T) {
 	trusting := credentials.NewTLS(&tls.Config{RootCAs: server.Pool})
 
 	t.Run("server certificate", func(t *testing.T) {
-		addr := startProgram(t, "-grpc-tls-cert", cert, "-grpc-tls-key", key, "-bmc-superuser-pwd-file", pw)
+		_, addr := startProgram(t, "-grpc-tls-cert", cert, "-grpc-tls-key", key, "-bmc-superuser-pwd-file", pw)
 		resp, err := superUserPassword(t, addr, trusting, 20*time.Second, true)
 		require.NoError(t, err)
 		assert.False(t, resp.GetFeatureDisabled())
@@ -210,7 +211,7 @@ func TestProgramServesGRPCOverTLS(t *testing.T) {
 	t.Run("client certificates", func(t *testing.T) {
 		client := testcert.New(t, "hammer")
 		ca, _ := client.WriteFiles(t, dir, "client")
-		addr := startProgram(t, "-grpc-tls-cert", cert, "-grpc-tls-key", key, "-grpc-tls-client-ca", ca)
+		_, addr := startProgram(t, "-grpc-tls-cert", cert, "-grpc-tls-key", key, "-grpc-tls-client-ca", ca)
 		resp, err := superUserPassword(t, addr, credentials.NewTLS(&tls.Config{RootCAs: server.Pool, Certificates: []tls.Certificate{client.TLS}}), 20*time.Second, true)
 		require.NoError(t, err)
 		assert.True(t, resp.GetFeatureDisabled(), "no password file")
@@ -228,13 +229,12 @@ func TestRunRefusesABadStore(t *testing.T) {
 	assert.ErrorContains(t, err, `-store "etcd://x"`)
 }
 
-// freePort returns a loopback port that was free a moment ago.
-func freePort(t *testing.T) int {
+// freeAddr returns a loopback address whose port was free a moment ago.
+func freeAddr(t *testing.T) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	port, err := redistest.FreePort()
 	require.NoError(t, err)
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	return net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
 }
 
 // TestProgramShutsDownCleanly builds the program, serves a bbolt file on
@@ -262,8 +262,7 @@ func TestProgramShutsDownCleanly(t *testing.T) {
 	var cmd *exec.Cmd
 	logs := &logbuf.Buffer{}
 	for attempt := 0; attempt < 3; attempt++ {
-		addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(freePort(t)))
-		grpcAddr = net.JoinHostPort("127.0.0.1", strconv.Itoa(freePort(t)))
+		addr, grpcAddr = freeAddr(t), freeAddr(t)
 		cmd = exec.Command(bin, "-listen", addr, "-store", dbPath, "-grpc-listen", grpcAddr)
 		cmd.Env = append(os.Environ(), "METALKIT_HMAC_ADMIN=admin-secret", "METALKIT_LOG_LEVEL=debug")
 		cmd.Stdout, cmd.Stderr = logs, logs
@@ -393,16 +392,7 @@ func waitHealthy(addr string, timeout time.Duration) bool {
 // memory store: a network of a partition the server does not keep is
 // refused (404), and one of a partition it keeps is created (201).
 func TestRunWiresTheCatalogIntoTheLibrary(t *testing.T) {
-	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(freePort(t)))
-	ctx, cancel := context.WithCancel(context.Background())
-	stopped := make(chan error, 1)
-	go func() {
-		stopped <- run(ctx, []string{"-listen", addr, "-store", "memory", "-hmac-admin", "k"}, func(string) string { return "" }, io.Discard, io.Discard)
-	}()
-	t.Cleanup(func() {
-		cancel()
-		require.NoError(t, <-stopped)
-	})
+	addr, _ := startProgram(t)
 	require.True(t, waitHealthy(addr, 20*time.Second), "the server did not become healthy")
 	send := func(method, path, body string) int {
 		req, err := http.NewRequest(method, "http://"+addr+path, bytes.NewReader([]byte(body)))

@@ -86,10 +86,9 @@ func startLab(c *config, stderr io.Writer) (_ *lab, err error) {
 	// ids; the server checks signatures against the wall clock, as metal-go
 	// signs with it.
 	l.cat = api.NewCatalog(l.opened.Store, &api.CatalogOptions{Clock: l.now, IDs: l.newID})
-	l.kit, err = metalkit.Open(l.opened.Store, &metalkit.Options{Clock: l.now, IDs: l.newID, Catalog: l.cat,
+	l.kit, err = l.opened.OpenKit(&metalkit.Options{Clock: l.now, IDs: l.newID, Catalog: l.cat,
 		Audit: &audit.Options{Redact: audit.RedactKeys(grpcapi.SecretFields...)}})
 	if err != nil {
-		_ = l.opened.Store.Close()
 		return nil, err
 	}
 	adminKey, editKey := newKey(), newKey()

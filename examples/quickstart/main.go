@@ -23,7 +23,6 @@ import (
 	"net/netip"
 	"os"
 
-	"github.com/metalkit/metalkit"
 	"github.com/metalkit/metalkit/examples/internal/storeflag"
 	"github.com/metalkit/metalkit/network"
 )
@@ -45,9 +44,8 @@ func run(ctx context.Context, out io.Writer, storeSpec, partition, project strin
 		return err
 	}
 	defer opened.Cleanup()
-	kit, err := metalkit.Open(opened.Store, nil)
+	kit, err := opened.OpenKit(nil)
 	if err != nil {
-		_ = opened.Store.Close()
 		return err
 	}
 	defer kit.Close()

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/metalkit/metalkit/internal/logbuf"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -32,7 +33,7 @@ func StartCluster(tb testing.TB, n int) []string {
 		if err != nil {
 			tb.Fatalf("redistest: no free loopback port: %v", err)
 		}
-		out := &syncBuffer{}
+		out := &logbuf.Buffer{}
 		cmd := exec.Command(server,
 			"--port", strconv.Itoa(port),
 			"--cluster-port", strconv.Itoa(bus),

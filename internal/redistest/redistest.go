@@ -11,7 +11,6 @@
 package redistest
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"net"
@@ -23,6 +22,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/metalkit/metalkit/internal/logbuf"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -52,7 +52,7 @@ type Server struct {
 	mu     sync.Mutex
 	cmd    *exec.Cmd
 	exited chan struct{} // closed once cmd has exited
-	out    *syncBuffer
+	out    *logbuf.Buffer
 }
 
 // Binary returns the path of redis-server, or skips (or fails, when
@@ -125,7 +125,7 @@ func (s *Server) args() []string {
 // launch starts the process and waits until it answers PING.
 func (s *Server) launch() error {
 	cmd := exec.Command(s.bin, s.args()...)
-	out := &syncBuffer{}
+	out := &logbuf.Buffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("start %s: %w", s.bin, err)
@@ -182,7 +182,7 @@ func (s *Server) Restart(tb testing.TB) {
 	tb.Fatalf("redistest: restart redis-server on %s: %v", s.Addr, err)
 }
 
-func waitReady(addr string, exited <-chan struct{}, out *syncBuffer, timeout time.Duration) error {
+func waitReady(addr string, exited <-chan struct{}, out *logbuf.Buffer, timeout time.Duration) error {
 	c := redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1})
 	defer c.Close()
 	deadline := time.Now().Add(timeout)
@@ -240,23 +240,4 @@ func FreePort() (int, error) {
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
-// syncBuffer is a bytes.Buffer safe for the process's output goroutines and
-// a reader.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

@@ -17,7 +17,7 @@ import (
 	"github.com/metalkit/metalkit/audit"
 	"github.com/metalkit/metalkit/backends/memstore"
 	"github.com/metalkit/metalkit/examples/apiserver/grpcapi"
-	"github.com/metalkit/metalkit/examples/internal/logbuf"
+	"github.com/metalkit/metalkit/internal/logbuf"
 )
 
 // The full methods of the calls the tests audit.
@@ -107,12 +107,7 @@ func TestAuditStream(t *testing.T) {
 	assert.Equal(t, grpcapi.DefaultUser, opened.User)
 
 	l.allocate("m1")
-	for {
-		if _, err := stream.Recv(); err != nil {
-			require.ErrorIs(t, err, io.EOF)
-			break
-		}
-	}
+	require.ErrorIs(t, recvEnd(stream), io.EOF)
 	require.Eventually(t, func() bool { return len(l.grpcEntries(waitMethod)) == 2 }, 10*time.Second, time.Millisecond)
 	closed := l.grpcEntries(waitMethod)[1]
 	assert.Equal(t, audit.PhaseClosed, closed.Phase)
@@ -123,11 +118,7 @@ func TestAuditStream(t *testing.T) {
 
 	stream = l.startWait(context.Background(), "m2")
 	l.srv.Drain()
-	var err error
-	for err == nil {
-		_, err = stream.Recv()
-	}
-	requireCode(t, err, codes.Unavailable)
+	requireCode(t, recvEnd(stream), codes.Unavailable)
 	require.Eventually(t, func() bool { return len(l.grpcEntries(waitMethod)) == 4 }, 10*time.Second, time.Millisecond)
 	es = l.grpcEntries(waitMethod)
 	assert.Equal(t, `{"machine_id":"m2"}`, string(es[2].Body))
@@ -150,12 +141,7 @@ func TestAuditFailureDoesNotFailTheCall(t *testing.T) {
 	assert.Equal(t, "m1", l.machine("m1").ID)
 	stream := l.startWait(context.Background(), "m1")
 	l.allocate("m1")
-	for {
-		if _, err := stream.Recv(); err != nil {
-			require.ErrorIs(t, err, io.EOF)
-			break
-		}
-	}
+	require.ErrorIs(t, recvEnd(stream), io.EOF)
 	require.Eventually(t, func() bool {
 		return strings.Count(logs.String(), "audit: gRPC entry not written") == 4
 	}, 10*time.Second, time.Millisecond, "request, response, opened and closed:\n%s", logs.String())

@@ -24,6 +24,16 @@ func (l *lab) startWait(ctx context.Context, id string) v1.BootService_WaitClien
 	return stream
 }
 
+// recvEnd receives from stream until it ends and returns how it ended
+// (io.EOF: with OK).
+func recvEnd(stream v1.BootService_WaitClient) error {
+	for {
+		if _, err := stream.Recv(); err != nil {
+			return err
+		}
+	}
+}
+
 // TestWaitEndsOnAllocation: the stream sends keepalive messages while the
 // machine waits, and ends (io.EOF for the client) when another goroutine
 // allocates the machine by size, which only a waiting machine qualifies
@@ -46,13 +56,7 @@ func TestWaitEndsOnAllocation(t *testing.T) {
 			ImageID: image, Networks: []machine.AllocationNetwork{{NetworkID: child.ID}}})
 		allocated <- err
 	}()
-	for {
-		_, err = stream.Recv()
-		if err != nil {
-			break
-		}
-	}
-	require.ErrorIs(t, err, io.EOF, "the stream ends with OK")
+	require.ErrorIs(t, recvEnd(stream), io.EOF, "the stream ends with OK")
 	require.NoError(t, <-allocated)
 	m := l.machine("m1")
 	assert.True(t, m.Allocated())
@@ -88,11 +92,7 @@ func TestWaitEndsOnDrain(t *testing.T) {
 	l.register("m1", 1)
 	stream := l.startWait(context.Background(), "m1")
 	l.srv.Drain()
-	var err error
-	for err == nil {
-		_, err = stream.Recv()
-	}
-	requireCode(t, err, codes.Unavailable, "shutting down")
+	requireCode(t, recvEnd(stream), codes.Unavailable, "shutting down")
 	assert.False(t, l.waiting("m1"), "the flag is cleared before the stream ends")
 
 	again, err := l.boot.Wait(context.Background(), &v1.BootServiceWaitRequest{MachineId: "m1"})

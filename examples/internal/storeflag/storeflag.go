@@ -19,6 +19,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/metalkit/metalkit"
 	"github.com/metalkit/metalkit/backends"
 	"github.com/metalkit/metalkit/backends/boltstore"
 	"github.com/metalkit/metalkit/backends/memstore"
@@ -94,8 +95,8 @@ func Open(spec string, opts *Options) (*Opened, error) {
 		}
 		return &Opened{Store: s, Kind: "redis", Cleanup: func() { _ = client.Close() }}, nil
 	}
-	path, isBolt := strings.CutPrefix(spec, "bolt:")
-	if !isBolt && (spec == "" || strings.Contains(spec, "://")) {
+	path, isBolt := BoltPath(spec)
+	if !isBolt || spec == "" {
 		return nil, fmt.Errorf(`-store %q: want "memory", "bolt", "bolt:<path>", a file path or "redis://host:port/db"`, spec)
 	}
 	if path == "" {
@@ -106,4 +107,28 @@ func Open(spec string, opts *Options) (*Opened, error) {
 		return nil, fmt.Errorf("-store %q: %w", spec, err)
 	}
 	return &Opened{Store: s, Kind: "bolt", Path: path, Cleanup: func() {}}, nil
+}
+
+// BoltPath returns the bbolt file a spec names: the path after "bolt:", or
+// the spec itself when it is none of "memory", "bolt" (a new temporary
+// file) and a URL; ok is false for those.
+func BoltPath(spec string) (path string, ok bool) {
+	if p, ok := strings.CutPrefix(spec, "bolt:"); ok {
+		return p, true
+	}
+	if spec == "memory" || spec == "bolt" || strings.Contains(spec, "://") {
+		return "", false
+	}
+	return spec, true
+}
+
+// OpenKit opens a kit with opts over the opened store; when that fails it
+// closes the store. Closing the kit closes the store too.
+func (o *Opened) OpenKit(opts *metalkit.Options) (*metalkit.Kit, error) {
+	kit, err := metalkit.Open(o.Store, opts)
+	if err != nil {
+		_ = o.Store.Close()
+		return nil, err
+	}
+	return kit, nil
 }

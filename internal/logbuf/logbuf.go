@@ -1,5 +1,5 @@
-// Package logbuf is a buffer for the logs of the example programs under
-// test, which their goroutines write while the test reads.
+// Package logbuf is a buffer for the output of processes and programs
+// under test, which their goroutines write while the test reads.
 package logbuf
 
 import (
