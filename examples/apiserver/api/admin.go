@@ -28,8 +28,5 @@ func (s *Server) checkStore(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	rep, err := s.kit.Check(r.Context(), &check.Options{Repair: repair})
-	if err == nil && rep.Findings == nil {
-		rep.Findings = []check.Finding{}
-	}
 	s.reply(w, r, http.StatusOK, rep, err)
 }

@@ -91,10 +91,8 @@ func (s *Server) allocate(w http.ResponseWriter, r *http.Request, role machine.R
 		return
 	}
 	req, errs := body.library(role)
-	if _, err := machine.ValidateAllocateRequest(req, callerOf(r.Context())); err != nil {
-		errs = append(errs, err)
-	}
-	err := joinInvalid(errs)
+	_, err := machine.ValidateAllocateRequest(req, callerOf(r.Context()))
+	err = joinInvalid(append(errs, err))
 	if err == nil {
 		err = s.prepareAllocation(r.Context(), &req)
 	}

@@ -1,7 +1,6 @@
 package api
 
 import (
-	"net/netip"
 	"strconv"
 	"strings"
 
@@ -92,9 +91,9 @@ func parseDNSServers(in []*dnsServerIn) ([]machine.DNSServer, []error) {
 			errs = append(errs, invalid("%s is required", f))
 			continue
 		}
-		a, err := netip.ParseAddr(*d.IP)
+		a, err := parseAddr(f, *d.IP)
 		if err != nil {
-			errs = append(errs, invalid("%s %s is not an IP address", f, quote(*d.IP)))
+			errs = append(errs, err)
 			continue
 		}
 		out = append(out, machine.DNSServer{IP: a})

@@ -259,10 +259,7 @@ func (s *Server) findAudit(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	out := make([]*auditResponse, len(res.Entries))
-	for i := range res.Entries {
-		out[i] = newAuditResponse(&res.Entries[i])
-	}
+	out := mapAll(res.Entries, func(e audit.Entry) *auditResponse { return newAuditResponse(&e) })
 	if res.Next != "" {
 		w.Header().Set(AuditNextHeader, res.Next)
 	}

@@ -72,11 +72,8 @@ func (s *Server) partitionCapacity(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	var out []*partitionCapacity
-	err := s.kit.View(r.Context(), func(tx *metalkit.Tx) error {
-		var err error
-		out, err = capacityTx(tx, deref(req.ID), deref(req.SizeID), req.ProjectID)
-		return err
+	out, err := kitView(r.Context(), s.kit, func(tx *metalkit.Tx) ([]*partitionCapacity, error) {
+		return capacityTx(tx, deref(req.ID), deref(req.SizeID), req.ProjectID)
 	})
 	s.reply(w, r, http.StatusOK, out, err)
 }
@@ -93,26 +90,19 @@ func capacityTx(tx *metalkit.Tx, partitionID, sizeID string, project *string) ([
 	}
 	faulty := map[string]bool{}
 	if len(ms) > 0 {
-		ids := make([]string, len(ms))
-		for i, m := range ms {
-			ids[i] = m.ID
-		}
-		withIssue, err := withIssues(tx, machine.IssueParams{MachineIDs: ids, Omit: []machine.IssueType{machine.IssueLastEventError}})
+		found, err := tx.Machines.Issues(machine.IssueParams{MachineIDs: mapAll(ms, machineID), Omit: []machine.IssueType{machine.IssueLastEventError}})
 		if err != nil {
 			return nil, err
 		}
-		for _, id := range withIssue {
-			faulty[id] = true
+		for _, mi := range found {
+			faulty[mi.MachineID] = true
 		}
 	}
 	refs := newRefs(tx)
 	known := map[string]bool{}
 	byPartition := map[string]*partitionCapacity{}
-	allocated := map[allocationKey]int{}
+	allocated := countAllocations(ms)
 	for _, m := range ms {
-		if m.Allocated() {
-			allocated[allocationKey{m.Allocation.Project, m.PartitionID, m.SizeID}]++
-		}
 		c, err := refs.events(m.ID)
 		if err != nil {
 			return nil, err
@@ -209,19 +199,4 @@ func serverOf(pc *partitionCapacity, size string) *serverCapacity {
 	sc := &serverCapacity{Size: size}
 	pc.Servers = append(pc.Servers, sc)
 	return sc
-}
-
-// withIssues returns the ids of the machines with at least one issue of
-// p, sorted.
-func withIssues(tx *metalkit.Tx, p machine.IssueParams) ([]string, error) {
-	found, err := tx.Machines.Issues(p)
-	if err != nil {
-		return nil, err
-	}
-	ids := make([]string, len(found))
-	for i, mi := range found {
-		ids[i] = mi.MachineID
-	}
-	slices.Sort(ids)
-	return ids, nil
 }

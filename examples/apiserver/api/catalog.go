@@ -78,24 +78,26 @@ func (c *Catalog) view(ctx context.Context, fn func(tx backends.Tx) error) error
 // errdefs.ErrNotFound when it does not, and errdefs.ErrInvalidArgument for
 // an id that no partition can have. One read.
 func (c *Catalog) Partition(ctx context.Context, id string) error {
-	if err := limits.ID("partition id", id); err != nil {
-		return err
-	}
-	return c.view(ctx, func(tx backends.Tx) error {
-		_, err := getPartitionTx(tx, id)
-		return err
-	})
+	return exists(ctx, c, partitions, "partition id", id)
 }
 
 // Project returns nil when the project exists, an error matching
 // errdefs.ErrNotFound when it does not, and errdefs.ErrInvalidArgument for
 // an id that no project can have. One read.
 func (c *Catalog) Project(ctx context.Context, id string) error {
-	if err := limits.ID("project id", id); err != nil {
+	return exists(ctx, c, projects, "project id", id)
+}
+
+// exists returns nil when entity id of kind k exists, an error matching
+// errdefs.ErrNotFound when it does not, and errdefs.ErrInvalidArgument
+// for an id (named field in the message) that no entity can have. One
+// read.
+func exists[T any](ctx context.Context, c *Catalog, k kind[T], field, id string) error {
+	if err := limits.ID(field, id); err != nil {
 		return err
 	}
 	return c.view(ctx, func(tx backends.Tx) error {
-		_, err := getProjectTx(tx, id)
+		_, err := k.get(tx, id)
 		return err
 	})
 }

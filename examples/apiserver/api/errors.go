@@ -200,12 +200,13 @@ func decodeError(err error) error {
 func quote(s string) string { return errdefs.Quote(s) }
 
 // joinInvalid joins validation problems into one invalid-argument error,
-// or returns nil when there are none.
+// or returns nil when there are none; nil entries are skipped.
 func joinInvalid(errs []error) error {
-	if len(errs) == 0 {
+	err := errors.Join(errs...)
+	if err == nil {
 		return nil
 	}
-	return errdefs.Errorf(errdefs.ErrInvalidArgument, "%w", errors.Join(errs...))
+	return errdefs.Errorf(errdefs.ErrInvalidArgument, "%w", err)
 }
 
 // stale returns an error matching errStale (and so errdefs.ErrConflict).

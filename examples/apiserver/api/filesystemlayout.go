@@ -86,19 +86,11 @@ func (c *Catalog) PutFilesystemLayout(ctx context.Context, layoutJSON []byte) er
 	if err := dec.Decode(&l); err != nil {
 		return invalid("filesystem layout: %v", err)
 	}
-	var errs []error
-	add := func(err error) {
-		if err != nil {
-			errs = append(errs, err)
-		}
-	}
-	add(limits.ID("id", l.ID))
-	add(limits.Name("name", l.Name))
-	add(limits.Description("description", l.Description))
+	errs := []error{limits.ID("id", l.ID), limits.Name("name", l.Name), limits.Description("description", l.Description)}
 	for i, s := range l.Constraints.Sizes {
-		add(limits.ID(fmt.Sprintf("constraints.sizes[%d]", i), s))
+		errs = append(errs, limits.ID(fmt.Sprintf("constraints.sizes[%d]", i), s))
 	}
-	add(limits.Labels("constraints.images", l.Constraints.Images))
+	errs = append(errs, limits.Labels("constraints.images", l.Constraints.Images))
 	if err := joinInvalid(errs); err != nil {
 		return fmt.Errorf("filesystem layout: %w", err)
 	}

@@ -54,3 +54,7 @@ func (f *filters) err() error {
 // null and not empty (an empty filter matches everything, as in the
 // library).
 func givenString(p *string) bool { return p != nil && *p != "" }
+
+// givenEq reports whether a string filter matches got: not given (nil),
+// or equal.
+func givenEq(want *string, got string) bool { return want == nil || *want == got }

@@ -62,13 +62,12 @@ type imageFindRequest struct {
 }
 
 func (f *imageFindRequest) match(img *image) bool {
-	eq := func(want *string, got string) bool { return want == nil || *want == got }
-	if !eq(f.ID, img.ID) || !eq(f.Name, img.Name) || !eq(f.Classification, img.Classification) {
+	if !givenEq(f.ID, img.ID) || !givenEq(f.Name, img.Name) || !givenEq(f.Classification, img.Classification) {
 		return false
 	}
 	if f.OS != nil || f.Version != nil {
 		os, v, err := osVersion(img.ID)
-		if err != nil || !eq(f.OS, os) || !eq(f.Version, v.String()) {
+		if err != nil || !givenEq(f.OS, os) || !givenEq(f.Version, v.String()) {
 			return false
 		}
 	}
@@ -135,25 +134,20 @@ func (req *imageRequest) apply(img *image) []error {
 	return errs
 }
 
-// validate checks every field of an image to store.
+// validate checks every field of an image to store and returns every
+// problem (with nils for the checks that pass, which joinInvalid skips).
 func (img *image) validate() []error {
 	var errs []error
-	add := func(err error) {
-		if err != nil {
-			errs = append(errs, err)
-		}
-	}
 	if err := limits.ID("id", img.ID); err != nil {
-		add(err)
+		errs = append(errs, err)
 	} else if _, _, err := osVersion(img.ID); err != nil {
-		add(err)
+		errs = append(errs, err)
 	}
-	add(limits.Name("name", img.Name))
-	add(limits.Description("description", img.Description))
+	errs = append(errs, limits.Name("name", img.Name), limits.Description("description", img.Description))
 	if img.URL == "" {
-		add(invalid("url is required"))
+		errs = append(errs, invalid("url is required"))
 	} else {
-		add(checkHTTPURL("url", img.URL))
+		errs = append(errs, checkHTTPURL("url", img.URL))
 	}
 	return errs
 }
@@ -191,11 +185,7 @@ func matchingImagesTx(tx backends.Tx, id string) ([]*image, error) {
 		found = append(found, versioned{img, v})
 	}
 	slices.SortStableFunc(found, func(a, b versioned) int { return b.v.Compare(a.v) })
-	out := make([]*image, len(found))
-	for i, f := range found {
-		out[i] = f.img
-	}
-	return out, nil
+	return mapAll(found, func(f versioned) *image { return f.img }), nil
 }
 
 // latestImageTx returns the most recent image id names (see

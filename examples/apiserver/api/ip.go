@@ -89,9 +89,7 @@ func (req *ipAllocateRequest) library(specific string) (network.AllocateIPReques
 	}
 	if specific != "" {
 		a, err := parseAddr("the address in the path", specific)
-		if err != nil {
-			errs = append(errs, err)
-		}
+		errs = append(errs, err)
 		out.Address = a
 	}
 	return out, joinInvalid(errs)

@@ -2,6 +2,7 @@ package api
 
 import (
 	"errors"
+	"net/netip"
 	"time"
 
 	"github.com/metalkit/metalkit"
@@ -64,18 +65,11 @@ type machineNic struct {
 // machineEvents is metal-api's v1.MachineRecentProvisioningEvents.
 type machineEvents struct {
 	// Log holds the newest events, newest first.
-	Log                  []machineEvent `json:"log"`
-	LastEventTime        *time.Time     `json:"last_event_time"`
-	LastErrorEvent       *machineEvent  `json:"last_error_event,omitempty"`
-	CrashLoop            bool           `json:"crash_loop"`
-	FailedMachineReclaim bool           `json:"failed_machine_reclaim"`
-}
-
-// machineEvent is metal-api's v1.MachineProvisioningEvent.
-type machineEvent struct {
-	Time    time.Time `json:"time"`
-	Event   string    `json:"event"`
-	Message string    `json:"message"`
+	Log                  []machine.ProvisioningEvent `json:"log"`
+	LastEventTime        *time.Time                  `json:"last_event_time"`
+	LastErrorEvent       *machine.ProvisioningEvent  `json:"last_error_event,omitempty"`
+	CrashLoop            bool                        `json:"crash_loop"`
+	FailedMachineReclaim bool                        `json:"failed_machine_reclaim"`
 }
 
 // machineAllocation is metal-api's v1.MachineAllocation. The library keeps
@@ -92,19 +86,19 @@ type machineAllocation struct {
 	Image *image `json:"image"`
 	// FilesystemLayout is the catalog's layout of the allocation, nil when
 	// none was asked for.
-	FilesystemLayout *filesystemLayout  `json:"filesystemlayout"`
-	Networks         []machineNetwork   `json:"networks"`
-	Hostname         string             `json:"hostname"`
-	SSHPubKeys       []string           `json:"ssh_pub_keys"`
-	UserData         string             `json:"user_data,omitempty"`
-	Succeeded        bool               `json:"succeeded"`
-	Reinstall        bool               `json:"reinstall"`
-	BootInfo         *machine.BootInfo  `json:"boot_info"`
-	Role             string             `json:"role"`
-	AllocationUUID   string             `json:"allocationuuid"`
-	FirewallRules    *firewallRulesJSON `json:"firewall_rules,omitempty"`
-	DNSServers       []dnsServer        `json:"dns_servers,omitempty"`
-	NTPServers       []ntpServer        `json:"ntp_servers,omitempty"`
+	FilesystemLayout *filesystemLayout   `json:"filesystemlayout"`
+	Networks         []machineNetwork    `json:"networks"`
+	Hostname         string              `json:"hostname"`
+	SSHPubKeys       []string            `json:"ssh_pub_keys"`
+	UserData         string              `json:"user_data,omitempty"`
+	Succeeded        bool                `json:"succeeded"`
+	Reinstall        bool                `json:"reinstall"`
+	BootInfo         *machine.BootInfo   `json:"boot_info"`
+	Role             string              `json:"role"`
+	AllocationUUID   string              `json:"allocationuuid"`
+	FirewallRules    *firewallRulesJSON  `json:"firewall_rules,omitempty"`
+	DNSServers       []machine.DNSServer `json:"dns_servers,omitempty"`
+	NTPServers       []machine.NTPServer `json:"ntp_servers,omitempty"`
 }
 
 // machineNetwork is metal-api's v1.MachineNetwork; private and underlay
@@ -279,7 +273,7 @@ func (r *refs) allocation(a *machine.Allocation) (*machineAllocation, error) {
 		Creator: a.Creator, Created: a.Created, Name: a.Name, Description: a.Description, Project: a.Project,
 		Hostname: a.Hostname, SSHPubKeys: a.SSHPubKeys, UserData: a.UserData, Succeeded: a.Succeeded,
 		Reinstall: a.Reinstall, BootInfo: a.BootInfo, Role: string(a.Role), AllocationUUID: a.AllocationUUID,
-		Networks: make([]machineNetwork, len(a.Networks)),
+		Networks: make([]machineNetwork, len(a.Networks)), DNSServers: a.DNSServers, NTPServers: a.NTPServers,
 	}
 	if out.SSHPubKeys == nil {
 		out.SSHPubKeys = []string{}
@@ -292,24 +286,14 @@ func (r *refs) allocation(a *machine.Allocation) (*machineAllocation, error) {
 		return nil, err
 	}
 	for i, n := range a.Networks {
-		ips := make([]string, len(n.IPs))
-		for j, ip := range n.IPs {
-			ips[j] = ip.String()
-		}
 		out.Networks[i] = machineNetwork{
-			NetworkID: n.NetworkID, Prefixes: prefixStrings(n.Prefixes), IPs: ips,
+			NetworkID: n.NetworkID, Prefixes: prefixStrings(n.Prefixes), IPs: mapAll(n.IPs, netip.Addr.String),
 			DestinationPrefixes: prefixStrings(n.DestinationPrefixes), NetworkType: string(n.NetworkType),
 			VRF: n.VRF, ASN: int64(n.ASN), NAT: n.NAT, Private: n.Private, Underlay: n.Underlay,
 		}
 	}
 	if fr := a.FirewallRules; fr != nil && a.Role == machine.RoleFirewall {
 		out.FirewallRules = newFirewallRulesJSON(fr)
-	}
-	for _, d := range a.DNSServers {
-		out.DNSServers = append(out.DNSServers, dnsServer{IP: d.IP.String()})
-	}
-	for _, n := range a.NTPServers {
-		out.NTPServers = append(out.NTPServers, ntpServer(n))
 	}
 	return out, nil
 }
@@ -356,26 +340,21 @@ func newMachineHardware(hw machine.Hardware) machineHardware {
 }
 
 func newMachineEvents(c *machine.EventContainer) machineEvents {
-	out := machineEvents{Log: []machineEvent{}}
+	out := machineEvents{Log: []machine.ProvisioningEvent{}}
 	if c == nil {
 		return out
 	}
-	for i, e := range c.Events {
-		if i == recentEvents {
-			break
-		}
-		out.Log = append(out.Log, machineEvent{Time: e.Time, Event: string(e.Event), Message: e.Message})
-	}
+	out.Log = append(out.Log, c.Events[:min(len(c.Events), recentEvents)]...)
 	if !c.LastEventTime.IsZero() {
 		t := c.LastEventTime
 		out.LastEventTime = &t
 	}
-	if e := c.LastErrorEvent; e != nil {
-		out.LastErrorEvent = &machineEvent{Time: e.Time, Event: string(e.Event), Message: e.Message}
-	}
-	out.CrashLoop, out.FailedMachineReclaim = c.CrashLoop, c.FailedMachineReclaim
+	out.LastErrorEvent, out.CrashLoop, out.FailedMachineReclaim = c.LastErrorEvent, c.CrashLoop, c.FailedMachineReclaim
 	return out
 }
+
+// machineID returns m's id.
+func machineID(m *machine.Machine) string { return m.ID }
 
 // shapeAll returns shape of every machine of ms, in order, or the first
 // error.

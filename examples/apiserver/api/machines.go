@@ -207,12 +207,10 @@ type machineIssue struct {
 const issueRefURL = "https://docs.metal-stack.io/stable/installation/troubleshoot/#"
 
 func (s *Server) listIssues(w http.ResponseWriter, r *http.Request) {
-	specs := machine.IssueSpecs()
-	out := make([]machineIssue, len(specs))
-	for i, sp := range specs {
-		out[i] = machineIssue{ID: string(sp.ID), Severity: string(sp.Severity), Description: sp.Description,
+	out := mapAll(machine.IssueSpecs(), func(sp machine.Issue) machineIssue {
+		return machineIssue{ID: string(sp.ID), Severity: string(sp.Severity), Description: sp.Description,
 			RefURL: issueRefURL + string(sp.ID), Details: sp.Details}
-	}
+	})
 	writeJSON(w, http.StatusOK, out)
 }
 
@@ -270,20 +268,14 @@ func (s *Server) evaluateIssues(w http.ResponseWriter, r *http.Request) {
 		if err != nil || len(ms) == 0 {
 			return out, err
 		}
-		p.MachineIDs = make([]string, len(ms))
-		for i, m := range ms {
-			p.MachineIDs[i] = m.ID
-		}
+		p.MachineIDs = mapAll(ms, machineID)
 		found, err := tx.Machines.Issues(p)
 		if err != nil {
 			return nil, err
 		}
 		for _, mi := range found {
-			ids := make([]string, len(mi.Issues))
-			for i, is := range mi.Issues {
-				ids[i] = string(is.ID)
-			}
-			out = append(out, &machineIssueResponse{MachineID: mi.MachineID, Issues: ids})
+			out = append(out, &machineIssueResponse{MachineID: mi.MachineID,
+				Issues: mapAll(mi.Issues, func(is machine.Issue) string { return string(is.ID) })})
 		}
 		return out, nil
 	})

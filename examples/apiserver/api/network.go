@@ -188,11 +188,11 @@ func (req *networkCreateRequest) library() (network.CreateRequest, error) {
 		PartitionID:  deref(req.PartitionID),
 		ProjectID:    deref(req.ProjectID),
 		Labels:       req.Labels,
-		Shared:       derefBool(req.Shared),
-		NAT:          derefBool(req.NAT),
-		PrivateSuper: derefBool(req.PrivateSuper),
-		Underlay:     derefBool(req.Underlay),
-		VRFShared:    derefBool(req.VRFShared),
+		Shared:       deref(req.Shared),
+		NAT:          deref(req.NAT),
+		PrivateSuper: deref(req.PrivateSuper),
+		Underlay:     deref(req.Underlay),
+		VRFShared:    deref(req.VRFShared),
 	}
 	var errs []error
 	out.Prefixes, out.DestinationPrefixes, out.AdditionalAnnouncableCIDRs, out.DefaultChildPrefixLength = parseNetworkPrefixes(
@@ -263,8 +263,8 @@ func (req *networkAllocateRequest) library() (network.AllocateRequest, error) {
 		PartitionID:   deref(req.PartitionID),
 		ProjectID:     deref(req.ProjectID),
 		Labels:        req.Labels,
-		Shared:        derefBool(req.Shared),
-		NAT:           derefBool(req.NAT),
+		Shared:        deref(req.Shared),
+		NAT:           deref(req.NAT),
 		AddressFamily: network.AddressFamily(deref(req.AddressFamily)),
 	}
 	var errs []error
@@ -346,12 +346,8 @@ func (req *networkFindRequest) filter() (f network.Filter, ok bool, err error) {
 	}
 	if len(req.Prefixes) > 1 {
 		c.refuse("prefixes", fmt.Sprintf("the library searches networks by one prefix; %d were given", len(req.Prefixes)))
-	} else if len(req.Prefixes) == 1 {
-		p, err := netip.ParsePrefix(req.Prefixes[0])
-		if err != nil {
-			c.bad(invalid("prefixes[0] %s is not a prefix: %v", quote(req.Prefixes[0]), err))
-		}
-		f.Prefix = p
+	} else if ps := parsePrefixes("prefixes", req.Prefixes, &c.errs); len(ps) == 1 {
+		f.Prefix = ps[0]
 	}
 	if f.AddressFamily != "" {
 		fam, err := network.ParseAddressFamily(string(f.AddressFamily))

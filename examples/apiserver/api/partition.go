@@ -10,6 +10,7 @@ import (
 
 	"github.com/metalkit/metalkit/backends"
 	"github.com/metalkit/metalkit/limits"
+	"github.com/metalkit/metalkit/machine"
 	"github.com/metalkit/metalkit/network"
 )
 
@@ -120,52 +121,43 @@ func (req *partitionRequest) apply(p *partition) []error {
 		}
 	}
 	if req.NTPServers != nil {
-		p.NTPServers = []ntpServer{}
-		for i, s := range req.NTPServers {
-			if s == nil || s.Address == nil {
-				errs = append(errs, invalid("ntp_servers[%d].address is required", i))
-				continue
-			}
-			p.NTPServers = append(p.NTPServers, ntpServer{Address: *s.Address})
-		}
+		ns, nerrs := parseNTPServers(req.NTPServers)
+		p.NTPServers = mapAll(ns, func(n machine.NTPServer) ntpServer { return ntpServer(n) })
+		errs = append(errs, nerrs...)
 	}
 	return errs
 }
 
-// validate checks every field of p and returns every problem.
+// validate checks every field of p and returns every problem (with nils
+// for the checks that pass, which joinInvalid skips).
 func (p *partition) validate() []error {
-	var errs []error
-	add := func(err error) {
-		if err != nil {
-			errs = append(errs, err)
-		}
+	errs := []error{
+		limits.ID("id", p.ID),
+		limits.Name("name", p.Name),
+		limits.Description("description", p.Description),
+		limits.Name("mgmtserviceaddress", p.MgmtServiceAddress),
+		limits.Labels("labels", p.Labels),
 	}
-	add(limits.ID("id", p.ID))
-	add(limits.Name("name", p.Name))
-	add(limits.Description("description", p.Description))
-	add(limits.Name("mgmtserviceaddress", p.MgmtServiceAddress))
-	add(limits.Labels("labels", p.Labels))
 	if p.BootConfig.ImageURL != "" {
-		add(checkHTTPURL("bootconfig.imageurl", p.BootConfig.ImageURL))
+		errs = append(errs, checkHTTPURL("bootconfig.imageurl", p.BootConfig.ImageURL))
 	}
 	if p.BootConfig.KernelURL != "" {
-		add(checkHTTPURL("bootconfig.kernelurl", p.BootConfig.KernelURL))
+		errs = append(errs, checkHTTPURL("bootconfig.kernelurl", p.BootConfig.KernelURL))
 	}
-	add(limits.Description("bootconfig.commandline", p.BootConfig.CommandLine))
+	errs = append(errs, limits.Description("bootconfig.commandline", p.BootConfig.CommandLine))
 	if len(p.DNSServers) > maxDNSServers {
-		add(invalid("dns_servers has %d entries; at most %d are allowed", len(p.DNSServers), maxDNSServers))
+		errs = append(errs, invalid("dns_servers has %d entries; at most %d are allowed", len(p.DNSServers), maxDNSServers))
 	}
 	for i, s := range p.DNSServers {
-		if _, err := netip.ParseAddr(s.IP); err != nil {
-			add(invalid("dns_servers[%d].ip %s is not an IP address", i, quote(s.IP)))
-		}
+		_, err := parseAddr(fmt.Sprintf("dns_servers[%d].ip", i), s.IP)
+		errs = append(errs, err)
 	}
 	if len(p.NTPServers) > maxNTPServers {
-		add(invalid("ntp_servers has %d entries; at most %d are allowed", len(p.NTPServers), maxNTPServers))
+		errs = append(errs, invalid("ntp_servers has %d entries; at most %d are allowed", len(p.NTPServers), maxNTPServers))
 	}
 	for i, s := range p.NTPServers {
 		if _, err := netip.ParseAddr(s.Address); err != nil && !isDNSName(s.Address) {
-			add(invalid("ntp_servers[%d].address %s is neither an IP address nor a DNS name", i, quote(s.Address)))
+			errs = append(errs, invalid("ntp_servers[%d].address %s is neither an IP address nor a DNS name", i, quote(s.Address)))
 		}
 	}
 	return errs
@@ -256,11 +248,7 @@ func (c *Catalog) deletePartition(ctx context.Context, id string) (*partition, e
 
 // networkIDs lists up to five network ids for a message.
 func networkIDs(nws []*network.Network) string {
-	ids := make([]string, len(nws))
-	for i, n := range nws {
-		ids[i] = n.ID
-	}
-	return idList(ids)
+	return idList(mapAll(nws, func(n *network.Network) string { return n.ID }))
 }
 
 // idList lists up to five ids for a message, and how many more there are.

@@ -61,8 +61,7 @@ type projectFindRequest struct {
 }
 
 func (f *projectFindRequest) match(p *project) bool {
-	eq := func(want *string, got string) bool { return want == nil || *want == got }
-	return eq(f.ID, p.Meta.ID) && eq(f.Name, p.Name) && eq(f.Description, p.Description) && eq(f.TenantID, p.TenantID)
+	return givenEq(f.ID, p.Meta.ID) && givenEq(f.Name, p.Name) && givenEq(f.Description, p.Description) && givenEq(f.TenantID, p.TenantID)
 }
 
 // storedQuotas keeps only the limits of a request's quotas (the used
@@ -86,37 +85,28 @@ func storedQuotas(qs *quotaSet) *quotaSet {
 }
 
 // validate checks every field of a project to store and returns every
-// problem.
+// problem (with nils for the checks that pass, which joinInvalid skips).
 func (p *project) validate() []error {
-	var errs []error
-	add := func(err error) {
-		if err != nil {
-			errs = append(errs, err)
-		}
-	}
-	add(limits.ID("meta.id", p.Meta.ID))
-	add(limits.Name("name", p.Name))
-	add(limits.Description("description", p.Description))
+	errs := []error{limits.ID("meta.id", p.Meta.ID), limits.Name("name", p.Name), limits.Description("description", p.Description)}
 	if p.TenantID == "" {
-		add(invalid("tenant_id is required"))
+		errs = append(errs, invalid("tenant_id is required"))
 	} else {
-		add(limits.ID("tenant_id", p.TenantID))
+		errs = append(errs, limits.ID("tenant_id", p.TenantID))
 	}
 	if p.Meta.Kind != projectKind {
-		add(invalid("meta.kind %s: want %q", quote(p.Meta.Kind), projectKind))
+		errs = append(errs, invalid("meta.kind %s: want %q", quote(p.Meta.Kind), projectKind))
 	}
 	if p.Meta.APIVersion != projectAPIVersion {
-		add(invalid("meta.apiversion %s: want %q", quote(p.Meta.APIVersion), projectAPIVersion))
+		errs = append(errs, invalid("meta.apiversion %s: want %q", quote(p.Meta.APIVersion), projectAPIVersion))
 	}
-	add(limits.Labels("meta.annotations", p.Meta.Annotations))
-	add(limits.Tags("meta.labels", p.Meta.Labels))
+	errs = append(errs, limits.Labels("meta.annotations", p.Meta.Annotations), limits.Tags("meta.labels", p.Meta.Labels))
 	if qs := p.Quotas; qs != nil {
 		for _, q := range []struct {
 			field string
 			q     *quota
 		}{{"quotas.cluster", qs.Cluster}, {"quotas.machine", qs.Machine}, {"quotas.ip", qs.IP}, {"quotas.project", qs.Project}} {
 			if q.q != nil && q.q.Quota != nil && *q.q.Quota < 0 {
-				add(invalid("%s.quota %d is negative", q.field, *q.q.Quota))
+				errs = append(errs, invalid("%s.quota %d is negative", q.field, *q.q.Quota))
 			}
 		}
 	}
@@ -248,11 +238,7 @@ func (c *Catalog) deleteProject(ctx context.Context, id string) (*project, error
 			return err
 		}
 		if len(ms) > 0 {
-			ids := make([]string, len(ms))
-			for i, m := range ms {
-				ids[i] = m.ID
-			}
-			return conflict("project %s still has %d machines allocated (%s); free them first", quote(id), len(ms), idList(ids))
+			return conflict("project %s still has %d machines allocated (%s); free them first", quote(id), len(ms), idList(mapAll(ms, machineID)))
 		}
 		if c.machines != nil {
 			rvs, err := c.machines.Bind(ctx, tx, nil).ListReservations(machine.ReservationFilter{ProjectID: id})

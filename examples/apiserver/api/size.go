@@ -321,10 +321,7 @@ func (s *Server) updateSizeReservation(w http.ResponseWriter, r *http.Request) {
 	if !givenString(req.ID) {
 		errs = append(errs, invalid("id is required: it names the size reservation to update"))
 	}
-	if err := req.noName(); err != nil {
-		errs = append(errs, err)
-	}
-	if err := joinInvalid(errs); err != nil {
+	if err := joinInvalid(append(errs, req.noName())); err != nil {
 		s.fail(w, r, err)
 		return
 	}
@@ -389,11 +386,19 @@ func allocationCounts(tx *metalkit.Tx) (map[allocationKey]int, error) {
 	if err != nil {
 		return nil, err
 	}
+	return countAllocations(ms), nil
+}
+
+// countAllocations counts the allocated machines of ms by project,
+// partition and size.
+func countAllocations(ms []*machine.Machine) map[allocationKey]int {
 	out := map[allocationKey]int{}
 	for _, m := range ms {
-		out[allocationKey{m.Allocation.Project, m.PartitionID, m.SizeID}]++
+		if m.Allocated() {
+			out[allocationKey{m.Allocation.Project, m.PartitionID, m.SizeID}]++
+		}
 	}
-	return out, nil
+	return out
 }
 
 // sizeReservationsUsage answers, for every reservation the filter

@@ -12,27 +12,20 @@ import (
 // switchResponse is metal-api's v1.SwitchResponse. The library keeps no
 // created and changed times of switches, so they are not answered.
 type switchResponse struct {
-	ID             string             `json:"id"`
-	Name           string             `json:"name"`
-	Description    string             `json:"description"`
-	RackID         string             `json:"rack_id"`
-	Mode           string             `json:"mode"`
-	OS             *switchOS          `json:"os"`
-	ManagementIP   string             `json:"management_ip"`
-	ManagementUser string             `json:"management_user"`
-	ConsoleCommand string             `json:"console_command"`
-	Nics           []switchNic        `json:"nics"`
-	Partition      *partition         `json:"partition"`
-	Connections    []switchConnection `json:"connections"`
-	LastSync       *switchSync        `json:"last_sync"`
-	LastSyncError  *switchSync        `json:"last_sync_error"`
-}
-
-// switchOS is metal-api's v1.SwitchOS.
-type switchOS struct {
-	Vendor           string `json:"vendor"`
-	Version          string `json:"version"`
-	MetalCoreVersion string `json:"metal_core_version"`
+	ID             string                  `json:"id"`
+	Name           string                  `json:"name"`
+	Description    string                  `json:"description"`
+	RackID         string                  `json:"rack_id"`
+	Mode           string                  `json:"mode"`
+	OS             *switchstate.OS         `json:"os"`
+	ManagementIP   string                  `json:"management_ip"`
+	ManagementUser string                  `json:"management_user"`
+	ConsoleCommand string                  `json:"console_command"`
+	Nics           []switchNic             `json:"nics"`
+	Partition      *partition              `json:"partition"`
+	Connections    []switchConnection      `json:"connections"`
+	LastSync       *switchstate.SyncResult `json:"last_sync"`
+	LastSyncError  *switchstate.SyncResult `json:"last_sync_error"`
 }
 
 // switchNic is metal-api's v1.SwitchNic. Under a switch's nics, actual is
@@ -66,27 +59,13 @@ type switchConnection struct {
 	MachineID string    `json:"machine_id"`
 }
 
-// switchSync is metal-api's v1.SwitchSync; duration in nanoseconds.
-type switchSync struct {
-	Time     time.Time     `json:"time"`
-	Duration time.Duration `json:"duration"`
-	Error    *string       `json:"error"`
-}
-
 // switchNotifyResponse is metal-api's v1.SwitchNotifyResponse.
 type switchNotifyResponse struct {
-	ID            string      `json:"id"`
-	Name          string      `json:"name"`
-	Description   string      `json:"description"`
-	LastSync      *switchSync `json:"last_sync"`
-	LastSyncError *switchSync `json:"last_sync_error"`
-}
-
-func newSwitchSync(r *switchstate.SyncResult) *switchSync {
-	if r == nil {
-		return nil
-	}
-	return &switchSync{Time: r.Time, Duration: r.Duration, Error: r.Error}
+	ID            string                  `json:"id"`
+	Name          string                  `json:"name"`
+	Description   string                  `json:"description"`
+	LastSync      *switchstate.SyncResult `json:"last_sync"`
+	LastSyncError *switchstate.SyncResult `json:"last_sync_error"`
 }
 
 func newSwitchNic(n switchstate.Nic, desired bool) switchNic {
@@ -118,23 +97,19 @@ func newSwitchResponse(sw *switchstate.Switch, p *partition) *switchResponse {
 		Description:    sw.Description,
 		RackID:         sw.RackID,
 		Mode:           string(sw.Mode),
-		OS:             &switchOS{Vendor: string(sw.OS.Vendor), Version: sw.OS.Version, MetalCoreVersion: sw.OS.MetalCoreVersion},
+		OS:             &sw.OS,
 		ManagementUser: sw.ManagementUser,
 		ConsoleCommand: sw.ConsoleCommand,
-		Nics:           make([]switchNic, len(sw.Nics)),
+		Nics:           mapAll(sw.Nics, func(n switchstate.Nic) switchNic { return newSwitchNic(n, true) }),
 		Partition:      p,
-		Connections:    make([]switchConnection, len(sw.Connections)),
-		LastSync:       newSwitchSync(sw.LastSync),
-		LastSyncError:  newSwitchSync(sw.LastSyncError),
+		Connections: mapAll(sw.Connections, func(c switchstate.Connection) switchConnection {
+			return switchConnection{Nic: newSwitchNic(c.Nic, false), MachineID: c.MachineID}
+		}),
+		LastSync:      sw.LastSync,
+		LastSyncError: sw.LastSyncError,
 	}
 	if sw.ManagementIP.IsValid() {
 		out.ManagementIP = sw.ManagementIP.String()
-	}
-	for i, n := range sw.Nics {
-		out.Nics[i] = newSwitchNic(n, true)
-	}
-	for i, c := range sw.Connections {
-		out.Connections[i] = switchConnection{Nic: newSwitchNic(c.Nic, false), MachineID: c.MachineID}
 	}
 	return out
 }
@@ -214,9 +189,7 @@ func (req *switchRegisterRequest) library() (switchstate.RegisterRequest, error)
 	}
 	if givenString(req.ManagementIP) {
 		a, err := parseAddr("management_ip", *req.ManagementIP)
-		if err != nil {
-			errs = append(errs, err)
-		}
+		errs = append(errs, err)
 		out.ManagementIP = a
 	}
 	for i, n := range req.Nics {
@@ -254,15 +227,8 @@ type bgpPortStateIn struct {
 	AcceptedPrefixCounter *int64  `json:"AcceptedPrefixCounter"`
 }
 
-func derefInt(p *int64) int64 {
-	if p == nil {
-		return 0
-	}
-	return *p
-}
-
 func (req *switchNotifyRequest) library() (switchstate.NotifyRequest, error) {
-	out := switchstate.NotifyRequest{SyncDuration: time.Duration(derefInt(req.SyncDuration)), Error: req.Error}
+	out := switchstate.NotifyRequest{SyncDuration: time.Duration(deref(req.SyncDuration)), Error: req.Error}
 	var errs []error
 	if out.SyncDuration < 0 {
 		errs = append(errs, invalid("sync_duration %d is negative", out.SyncDuration))
@@ -282,8 +248,8 @@ func (req *switchNotifyRequest) library() (switchstate.NotifyRequest, error) {
 			}
 			out.BGPPortStates[name] = switchstate.BGPPortState{
 				Neighbor: deref(b.Neighbor), PeerGroup: deref(b.PeerGroup), VrfName: deref(b.VrfName),
-				BgpState: switchstate.BGPState(deref(b.BgpState)), BgpTimerUpEstablished: derefInt(b.BgpTimerUpEstablished),
-				SentPrefixCounter: derefInt(b.SentPrefixCounter), AcceptedPrefixCounter: derefInt(b.AcceptedPrefixCounter),
+				BgpState: switchstate.BGPState(deref(b.BgpState)), BgpTimerUpEstablished: deref(b.BgpTimerUpEstablished),
+				SentPrefixCounter: deref(b.SentPrefixCounter), AcceptedPrefixCounter: deref(b.AcceptedPrefixCounter),
 			}
 		}
 	}
@@ -424,7 +390,7 @@ func (s *Server) deleteSwitch(w http.ResponseWriter, r *http.Request) {
 }
 
 func newSwitchNotifyResponse(res *switchstate.NotifyResponse) *switchNotifyResponse {
-	return &switchNotifyResponse{ID: res.ID, LastSync: newSwitchSync(res.LastSync), LastSyncError: newSwitchSync(res.LastSyncError)}
+	return &switchNotifyResponse{ID: res.ID, LastSync: res.LastSync, LastSyncError: res.LastSyncError}
 }
 
 func (s *Server) notifySwitch(w http.ResponseWriter, r *http.Request) {

@@ -9,11 +9,12 @@ import (
 	"time"
 )
 
-// deref returns *p, or "" for nil: a field the client sent as null or not
-// at all is "not given".
-func deref(p *string) string {
+// deref returns *p, or the zero value ("", false, 0) for nil: a field the
+// client sent as null or not at all is "not given".
+func deref[T any](p *T) T {
 	if p == nil {
-		return ""
+		var zero T
+		return zero
 	}
 	return *p
 }
@@ -91,6 +92,3 @@ func boolQuery(r *http.Request, name string) (bool, error) {
 	}
 	return b, nil
 }
-
-// derefBool returns *p, or false for nil.
-func derefBool(p *bool) bool { return p != nil && *p }
