@@ -65,13 +65,18 @@ func (t *Trail) Verify(ctx context.Context) (Verification, error) {
 		return res, ErrNoChain
 	}
 	var anchor, head chainPoint
-	lenient := false
+	lenient, beyond := false, false
 	err := t.store.View(ctx, func(tx backends.Tx) error {
 		var err error
 		if anchor, err = getPoint(tx, anchorKey); err != nil {
 			return err
 		}
 		if head, err = getPoint(tx, headKey); err != nil {
+			return err
+		}
+		// An entry after the head, seen in the same transaction as the
+		// head, was appended without moving it.
+		if beyond, err = entryAfter(tx, head.Seq); err != nil {
 			return err
 		}
 		lenient = false
@@ -170,27 +175,18 @@ func (t *Trail) Verify(ctx context.Context) (Verification, error) {
 	if res.Broken == nil && head.Seq > anchor.Seq && prev != head.Hash && !lenient {
 		res.Broken = &Link{Seq: head.Seq, Reason: ReasonHead}
 	}
-	if res.Broken == nil {
-		beyond, err := t.entriesBeyond(ctx, head.Seq)
-		if err != nil {
-			return res, err
-		}
-		if beyond {
-			res.Broken = &Link{Seq: head.Seq + 1, Reason: ReasonHead}
-		}
+	if res.Broken == nil && beyond {
+		res.Broken = &Link{Seq: head.Seq + 1, Reason: ReasonHead}
 	}
 	return res, nil
 }
 
-// entriesBeyond reports whether the seq index names an entry after seq.
-func (t *Trail) entriesBeyond(ctx context.Context, seq uint64) (bool, error) {
+// entryAfter reports whether the seq index names an entry after seq.
+func entryAfter(tx backends.Tx, seq uint64) (bool, error) {
 	found := false
-	err := t.store.View(ctx, func(tx backends.Tx) error {
-		found = false
-		return tx.Ascend(seqBucket, seqKey(seq+1), func(_, _ []byte) (bool, error) {
-			found = true
-			return false, nil
-		})
+	err := tx.Ascend(seqBucket, seqKey(seq+1), func(_, _ []byte) (bool, error) {
+		found = true
+		return false, nil
 	})
 	return found, err
 }

@@ -228,3 +228,36 @@ func TestKeyedChain(t *testing.T) {
 	assert.Equal(t, uint64(3), v.Broken.Seq)
 	assert.Equal(t, ReasonAltered, v.Broken.Reason)
 }
+
+// TestVerifyWhileWriting: a chain that grows while Verify reads it is
+// healthy; what Verify reads of the head and of what lies beyond it, it
+// reads in one transaction.
+func TestVerifyWhileWriting(t *testing.T) {
+	s := storetest.New(t, "memstore")
+	clock := testclock.NewStepping(time.Date(2024, 5, 10, 8, 0, 0, 0, time.UTC), time.Millisecond)
+	tr := chained(t, s, clock)
+	const writes = 2000
+	written := make(chan error, 1)
+	go func() {
+		for i := range writes {
+			e := Entry{Type: TypeEvent, Phase: PhaseSingle, RequestID: fmt.Sprintf("w-%d", i), Timestamp: clock.Now()}
+			if err := tr.Write(context.Background(), &e); err != nil {
+				written <- err
+				return
+			}
+		}
+		written <- nil
+	}()
+	for verified := 0; ; verified++ {
+		select {
+		case err := <-written:
+			require.NoError(t, err)
+			require.Positive(t, verified, "no Verify ran during the writes")
+			return
+		default:
+		}
+		res, err := tr.Verify(context.Background())
+		require.NoError(t, err)
+		require.Nil(t, res.Broken, "a growing chain is no broken chain (verification %d)", verified+1)
+	}
+}
