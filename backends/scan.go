@@ -1,6 +1,9 @@
 package backends
 
-import "bytes"
+import (
+	"bytes"
+	"errors"
+)
 
 // AscendPrefix calls fn for each key of bucket that starts with prefix, in
 // ascending order, until fn returns false or an error, and stops reading at
@@ -39,6 +42,16 @@ func HasPrefix(tx Tx, bucket string, prefix []byte) (bool, error) {
 		return false, nil
 	})
 	return found, err
+}
+
+// Has reports whether bucket holds key; an absent key (ErrNotFound) is
+// false with no error, any other error of the read is returned.
+func Has(tx Tx, bucket string, key []byte) (bool, error) {
+	_, err := tx.Get(bucket, key)
+	if errors.Is(err, ErrNotFound) {
+		return false, nil
+	}
+	return err == nil, err
 }
 
 // DeletePrefix deletes every key of bucket that starts with prefix (a nil

@@ -113,6 +113,18 @@ func RepairAll(tx backends.Tx, fs []Finding) (int, error) {
 	return n, nil
 }
 
+// PutKey returns a repair that stores an empty value under key in bucket:
+// the repair of an index entry that is missing.
+func PutKey(bucket string, key []byte) func(backends.Tx) error {
+	return func(tx backends.Tx) error { return tx.Put(bucket, key, nil) }
+}
+
+// DeleteKey returns a repair that deletes key from bucket: the repair of an
+// index entry that should not be there.
+func DeleteKey(bucket string, key []byte) func(backends.Tx) error {
+	return func(tx backends.Tx) error { return tx.Delete(bucket, key) }
+}
+
 // Report is the outcome of a check.
 type Report struct {
 	// Findings are every broken invariant found, by package.

@@ -1,7 +1,6 @@
 package machine
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"slices"
@@ -34,14 +33,7 @@ import (
 // the project's allocations of the same role (machines and firewalls are
 // counted apart), ErrQuota at the maximum.
 func (t *Tx) Allocate(req AllocateRequest) (*Machine, error) {
-	spec, err := ValidateAllocateRequest(req, caller(t.ctx))
-	if err != nil {
-		return nil, err
-	}
-	if err := t.scope.project(req.ProjectID); err != nil {
-		return nil, err
-	}
-	quota, err := t.s.allocationHooks(t.ctx, spec)
+	spec, quota, err := t.s.prepareAllocate(t.ctx, req)
 	if err != nil {
 		return nil, err
 	}
@@ -53,18 +45,30 @@ func (t *Tx) Allocate(req AllocateRequest) (*Machine, error) {
 // names the size) run before it opens; the image of a machine chosen by id
 // without a size in the request is checked inside it.
 func (s *Service) Allocate(ctx context.Context, req AllocateRequest) (*Machine, error) {
-	spec, err := ValidateAllocateRequest(req, caller(ctx))
+	spec, quota, err := s.prepareAllocate(ctx, req)
 	if err != nil {
 		return nil, err
 	}
+	return mutate(ctx, s, func(t *Tx) (*Machine, error) { return t.allocate(spec, quota) })
+}
+
+// prepareAllocate takes the steps of an allocation that need no store:
+// it validates req, checks that the caller in ctx may allocate for its
+// project and runs allocationHooks. It returns the spec and the quota
+// (nil without one).
+func (s *Service) prepareAllocate(ctx context.Context, req AllocateRequest) (*AllocateSpec, *int, error) {
+	spec, err := ValidateAllocateRequest(req, caller(ctx))
+	if err != nil {
+		return nil, nil, err
+	}
 	if err := scopeOf(ctx).project(req.ProjectID); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	quota, err := s.allocationHooks(ctx, spec)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return mutate(ctx, s, true, func(t *Tx) (*Machine, error) { return t.allocate(spec, quota) })
+	return spec, quota, nil
 }
 
 // allocationHooks runs the catalog hooks of an allocation that need no
@@ -290,8 +294,8 @@ func (t *Tx) candidateAt(partition, size, rack string, point uint64) (string, er
 	prefix := rackPrefix(rack)
 	var id string
 	visit := func(k, _ []byte) (bool, error) {
-		if bytes.HasPrefix(k, prefix) && len(k) > len(prefix)+8 {
-			id = candidateID(rack, k)
+		if r, cid, ok := splitCandidateKey(k); ok && r == rack && cid != "" {
+			id = cid
 		}
 		return false, nil
 	}

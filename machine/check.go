@@ -3,7 +3,6 @@ package machine
 import (
 	"bytes"
 	"context"
-	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"maps"
@@ -168,10 +167,10 @@ func reindex(id string) func(tx backends.Tx) error {
 // containers finds event containers without a machine.
 func (c *checker) containers(tx backends.Tx) error {
 	return tx.Ascend(bucketEvents, nil, func(k, v []byte) (bool, error) {
-		if _, err := tx.Get(bucketMachines, k); errors.Is(err, backends.ErrNotFound) {
-			c.add("container", nil, check.Key{Bucket: bucketEvents, Key: k}, "the event container of %s has no machine", q(string(k)))
-		} else if err != nil {
+		if ok, err := backends.Has(tx, bucketMachines, k); err != nil {
 			return false, err
+		} else if !ok {
+			c.add("container", nil, check.Key{Bucket: bucketEvents, Key: k}, "the event container of %s has no machine", q(string(k)))
 		}
 		if err := json.Unmarshal(v, &EventContainer{}); err != nil {
 			c.add("record", nil, check.Key{Bucket: bucketEvents, Key: k}, "the event container of %s does not decode: %v", q(string(k)), err)
@@ -204,18 +203,18 @@ func (c *checker) staleIndexes(tx backends.Tx) error {
 			case prefixFree:
 				id = string(k)
 			case prefixCandidates:
-				i := bytes.IndexByte(k, 0)
-				if i < 0 || len(k) < i+1+8 {
-					c.add("index", del(name, k), check.Key{Bucket: name, Key: k}, "corrupt candidate key %x", k)
+				rack, cid, ok := splitCandidateKey(k)
+				if !ok {
+					c.add("index", check.DeleteKey(name, k), check.Key{Bucket: name, Key: k}, "corrupt candidate key %x", k)
 					return true, nil
 				}
-				id = string(k[i+1+8:])
+				id = cid
 				partitionSize := strings.TrimPrefix(name, prefixCandidates)
-				counted[countKey{prefixCandidateCount + partitionSize, string(k[:i])}]++
+				counted[countKey{prefixCandidateCount + partitionSize, rack}]++
 			case prefixAllocated:
 				_, after, ok := bytes.Cut(k, []byte{0})
 				if !ok {
-					c.add("index", del(name, k), check.Key{Bucket: name, Key: k}, "corrupt allocation index key %x", k)
+					c.add("index", check.DeleteKey(name, k), check.Key{Bucket: name, Key: k}, "corrupt allocation index key %x", k)
 					return true, nil
 				}
 				id = string(after)
@@ -223,7 +222,7 @@ func (c *checker) staleIndexes(tx backends.Tx) error {
 			e, err := load(tx, id)
 			if err != nil && !errors.Is(err, errdefs.ErrCorrupt) {
 				if errors.Is(err, ErrInvalidArgument) {
-					c.add("index", del(name, k), check.Key{Bucket: name, Key: k}, "the index %s holds an invalid machine id %q", name, id)
+					c.add("index", check.DeleteKey(name, k), check.Key{Bucket: name, Key: k}, "the index %s holds an invalid machine id %q", name, id)
 					return true, nil
 				}
 				return false, err
@@ -235,7 +234,7 @@ func (c *checker) staleIndexes(tx backends.Tx) error {
 				}
 			}
 			if !expected {
-				c.add("index", del(name, k), check.Key{Bucket: name, Key: k}, "the index %s lists machine %s, whose record does not", name, q(id))
+				c.add("index", check.DeleteKey(name, k), check.Key{Bucket: name, Key: k}, "the index %s lists machine %s, whose record does not", name, q(id))
 			}
 			return true, nil
 		})
@@ -250,11 +249,12 @@ func (c *checker) staleIndexes(tx backends.Tx) error {
 			return false, nil
 		}
 		return true, tx.Ascend(name, nil, func(k, v []byte) (bool, error) {
-			if len(v) != 4 {
+			n, ok := decodeCount(v)
+			if !ok {
 				c.add("candidate-count", setCount(name, string(k), counted[countKey{name, string(k)}]), check.Key{Bucket: name, Key: k}, "corrupt candidate count %x", v)
 				return true, nil
 			}
-			stored[countKey{name, string(k)}] = int(binary.BigEndian.Uint32(v))
+			stored[countKey{name, string(k)}] = n
 			return true, nil
 		})
 	})
@@ -274,17 +274,8 @@ func (c *checker) staleIndexes(tx backends.Tx) error {
 	return nil
 }
 
-func del(bucket string, key []byte) func(tx backends.Tx) error {
-	return func(tx backends.Tx) error { return tx.Delete(bucket, key) }
-}
-
 func setCount(bucket, rack string, n int) func(tx backends.Tx) error {
-	return func(tx backends.Tx) error {
-		if n == 0 {
-			return tx.Delete(bucket, []byte(rack))
-		}
-		return tx.Put(bucket, []byte(rack), binary.BigEndian.AppendUint32(nil, uint32(n)))
-	}
+	return func(tx backends.Tx) error { return putCount(tx, bucket, rack, n) }
 }
 
 // asnPool compares the ASN pool with the allocations' ASNs.
@@ -344,11 +335,11 @@ func (c *checker) connections(tx backends.Tx) error {
 		return err
 	}
 	for id, switches := range connected {
-		if _, err := tx.Get(bucketMachines, idKey(id)); errors.Is(err, backends.ErrNotFound) {
-			c.add("connection", disconnect(id), check.Key{Bucket: "switchstate/machine/" + id},
-				"switches %v hold connections of machine %s, which does not exist", switches, q(id))
-		} else if err != nil {
+		if ok, err := backends.Has(tx, bucketMachines, idKey(id)); err != nil {
 			return err
+		} else if !ok {
+			c.add("connection", disconnect(id), switchstate.MachineIndexKey(id),
+				"switches %v hold connections of machine %s, which does not exist", switches, q(id))
 		}
 	}
 	return nil

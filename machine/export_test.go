@@ -1,8 +1,6 @@
 package machine
 
 import (
-	"bytes"
-
 	"github.com/metalkit/metalkit/backends"
 )
 
@@ -33,12 +31,11 @@ func CandidateIndex(tx backends.Tx, partition, size string) (racks map[string]st
 		counts[rc.rack] = rc.count
 	}
 	err = tx.Ascend(candidateBucket(partition, size), nil, func(k, _ []byte) (bool, error) {
-		i := bytes.IndexByte(k, 0)
-		if i < 0 || len(k) < i+1+8 {
+		rack, id, ok := splitCandidateKey(k)
+		if !ok {
 			return false, corrupt("candidate key %q has no rack and hash", k)
 		}
-		rack := string(k[:i])
-		racks[candidateID(rack, k)] = rack
+		racks[id] = rack
 		return true, nil
 	})
 	return racks, counts, err

@@ -216,11 +216,7 @@ func (t *Tx) Report(id string, r ReportRequest) (*Machine, error) {
 	bi := r.BootInfo
 	a.ConsolePassword, a.BootInfo, a.Reinstall, a.Succeeded = r.ConsolePassword, &bi, false, true
 	m.Allocation, m.Changed = &a, t.now()
-	e.m = &m
-	if err := e.save(t.tx); err != nil {
-		return nil, err
-	}
-	return &m, t.record("machine.report", machinePath(id), r)
+	return t.saveMachine(e, &m, "machine.report", r)
 }
 
 // AbortReinstall ends a pending reinstall of machine id whose primary disk
@@ -285,11 +281,7 @@ func (t *Tx) Reinstall(id, imageID string) (*Machine, error) {
 	a := *m.Allocation
 	a.Reinstall, a.ImageID = true, imageID
 	m.Allocation, m.Changed = &a, t.now()
-	e.m = &m
-	if err := e.save(t.tx); err != nil {
-		return nil, err
-	}
-	return &m, t.record("machine.reinstall", machinePath(id), map[string]string{"imageid": imageID})
+	return t.saveMachine(e, &m, "machine.reinstall", map[string]string{"imageid": imageID})
 }
 
 // Free frees (reclaims) machine id in one transaction (metal-api releases
@@ -441,9 +433,5 @@ func (t *Tx) Update(req UpdateRequest) (*Machine, error) {
 		m.Tags = MachineTags(req.Tags, SystemLabelsOf(&m))
 	}
 	m.Changed = t.now()
-	e.m = &m
-	if err := e.save(t.tx); err != nil {
-		return nil, err
-	}
-	return &m, t.record("machine.update", machinePath(req.ID), req)
+	return t.saveMachine(e, &m, "machine.update", req)
 }

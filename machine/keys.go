@@ -1,6 +1,7 @@
 package machine
 
 import (
+	"bytes"
 	"encoding/binary"
 	"hash/fnv"
 )
@@ -97,7 +98,14 @@ func candidatePoint(rack string, point uint64) []byte {
 	return binary.BigEndian.AppendUint64(k, point)
 }
 
-// candidateID returns the machine id of a candidate key of rack.
-func candidateID(rack string, k []byte) string { return string(k[len(rack)+1+8:]) }
+// splitCandidateKey returns the rack and machine id of a candidate key; ok
+// is false when k has no rack and hash.
+func splitCandidateKey(k []byte) (rack, id string, ok bool) {
+	i := bytes.IndexByte(k, 0)
+	if i < 0 || len(k) < i+1+8 {
+		return "", "", false
+	}
+	return string(k[:i]), string(k[i+1+8:]), true
+}
 
 func rackPrefix(rack string) []byte { return append([]byte(rack), 0) }

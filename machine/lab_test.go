@@ -215,13 +215,7 @@ func contextWithCancel(l *lab) (context.Context, context.CancelFunc) {
 // every change by design.
 func state(t testing.TB, s backends.Store) backendtest.Snapshot {
 	t.Helper()
-	snap := backendtest.Dump(t, s)
-	for b := range snap {
-		if strings.HasPrefix(b, "audit/") {
-			delete(snap, b)
-		}
-	}
-	return snap
+	return stateOf(backendtest.Dump(t, s))
 }
 
 // stateOf drops the audit buckets of a snapshot.

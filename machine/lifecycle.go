@@ -131,7 +131,7 @@ func (s *Service) SendEvents(ctx context.Context, events []Event) (*EventBatchRe
 			return res, err
 		}
 		evs := byMachine[id]
-		_, err := mutate(ctx, s, true, func(t *Tx) (struct{}, error) {
+		_, err := mutate(ctx, s, func(t *Tx) (struct{}, error) {
 			for _, ev := range evs {
 				if _, err := t.Event(id, ev.Event, ev.Message); err != nil {
 					return struct{}{}, err
@@ -165,11 +165,7 @@ func (t *Tx) SetState(id, value, description string) (*Machine, error) {
 	}
 	m := *e.m
 	m.State, m.Changed = st, t.now()
-	e.m = &m
-	if err := e.save(t.tx); err != nil {
-		return nil, err
-	}
-	return &m, t.record("machine.setstate", machinePath(id), map[string]string{"value": string(st.Value), "description": description})
+	return t.saveMachine(e, &m, "machine.setstate", map[string]string{"value": string(st.Value), "description": description})
 }
 
 // SetLED stores machine id's chassis identify LED state (no command is
@@ -188,11 +184,7 @@ func (t *Tx) SetLED(id, value, description string) (*Machine, error) {
 	}
 	m := *e.m
 	m.LEDState, m.Changed = LEDState{Value: v, Description: description}, t.now()
-	e.m = &m
-	if err := e.save(t.tx); err != nil {
-		return nil, err
-	}
-	return &m, t.record("machine.setled", machinePath(id), m.LEDState)
+	return t.saveMachine(e, &m, "machine.setled", m.LEDState)
 }
 
 // SetIPMI stores machine id's IPMI data with LastUpdated now.
@@ -218,11 +210,7 @@ func (t *Tx) SetIPMI(id string, ipmi IPMI) (*Machine, error) {
 	now := t.now()
 	ipmi.LastUpdated = now
 	m.IPMI, m.Changed = ipmi, now
-	e.m = &m
-	if err := e.save(t.tx); err != nil {
-		return nil, err
-	}
-	return &m, t.record("machine.setipmi", machinePath(id), ipmi)
+	return t.saveMachine(e, &m, "machine.setipmi", ipmi)
 }
 
 // setWaiting sets machine id's waiting flag and returns the machine.
@@ -261,14 +249,14 @@ func (t *Tx) setWaiting(id string, waiting bool) (*Machine, error) {
 func (s *Service) Wait(ctx context.Context, id string) (*Machine, error) {
 	ch := s.waiters.add(id)
 	defer s.waiters.remove(id, ch)
-	m, err := mutate(ctx, s, true, func(t *Tx) (*Machine, error) { return t.setWaiting(id, true) })
+	m, err := mutate(ctx, s, func(t *Tx) (*Machine, error) { return t.setWaiting(id, true) })
 	if err != nil {
 		return nil, err
 	}
 	clear := func(cause error) (*Machine, error) {
 		c, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 		defer cancel()
-		cm, err := mutate(c, s, true, func(t *Tx) (*Machine, error) { return t.setWaiting(id, false) })
+		cm, err := mutate(c, s, func(t *Tx) (*Machine, error) { return t.setWaiting(id, false) })
 		if cause != nil {
 			return nil, errors.Join(cause, err)
 		}
@@ -537,7 +525,7 @@ func (s *Service) Liveliness(ctx context.Context) (*LivelinessResult, error) {
 		return nil, err
 	}
 	for _, ch := range changes {
-		changed, err := mutate(ctx, s, true, func(t *Tx) (bool, error) { return t.updateLiveliness(ch.id, now) })
+		changed, err := mutate(ctx, s, func(t *Tx) (bool, error) { return t.updateLiveliness(ch.id, now) })
 		if err != nil {
 			return nil, err
 		}
@@ -616,7 +604,7 @@ func (s *Service) Resurrect(ctx context.Context) ([]string, error) {
 	}
 	var done []string
 	for _, id := range ids {
-		ok, err := mutate(ctx, s, true, func(t *Tx) (bool, error) {
+		ok, err := mutate(ctx, s, func(t *Tx) (bool, error) {
 			e, err := load(t.tx, id)
 			if err != nil || e.m == nil || !ShouldResurrect(e.m.Allocated(), e.c, now) {
 				return false, err

@@ -90,10 +90,10 @@ func (t *Tx) Register(req RegisterRequest) (*Machine, bool, error) {
 	if err := t.scope.adminOnly("registering a machine"); err != nil {
 		return nil, false, err
 	}
-	if err := req.validate(); err != nil {
-		return nil, false, err
-	}
 	if !t.checked {
+		if err := req.validate(); err != nil {
+			return nil, false, err
+		}
 		if err := t.s.checkPartition(t.ctx, req.PartitionID); err != nil {
 			return nil, false, err
 		}

@@ -150,8 +150,9 @@ type Tx struct {
 	ctx context.Context
 	tx  backends.Tx
 	rec *audit.Recorder
-	// checked is set when the service ran the catalog hooks before the
-	// transaction opened.
+	// checked is set when the service validated the request and ran the
+	// catalog hooks before the transaction opened (see mutate); a Tx of
+	// Bind does both itself.
 	checked bool
 	// scope limits a scoped caller to its projects (see scope.go).
 	scope scope
@@ -168,12 +169,12 @@ func (s *Service) Bind(ctx context.Context, tx backends.Tx, rec *audit.Recorder)
 // Backend returns the transaction the Tx is bound to.
 func (t *Tx) Backend() backends.Tx { return t.tx }
 
-// mutate runs fn on a Tx bound to a new transaction; checked says whether
-// the caller ran the catalog hooks already.
-func mutate[T any](ctx context.Context, s *Service, checked bool, fn func(t *Tx) (T, error)) (T, error) {
+// mutate runs fn on a Tx bound to a new transaction, with the catalog hooks
+// already run and the request validated by the caller.
+func mutate[T any](ctx context.Context, s *Service, fn func(t *Tx) (T, error)) (T, error) {
 	return audit.Do(ctx, s.trail, s.store, func(tx backends.Tx, rec *audit.Recorder) (T, error) {
 		t := s.Bind(ctx, tx, rec)
-		t.checked = checked
+		t.checked = true
 		return fn(t)
 	})
 }
@@ -193,6 +194,16 @@ func (t *Tx) now() time.Time { return t.s.clock() }
 
 // record records the operation's audit event.
 func (t *Tx) record(detail, path string, body any) error { return t.rec.Record(detail, path, body) }
+
+// saveMachine stores m as e's machine and records the operation's audit
+// event with detail and body.
+func (t *Tx) saveMachine(e *entry, m *Machine, detail string, body any) (*Machine, error) {
+	e.m = m
+	if err := e.save(t.tx); err != nil {
+		return nil, err
+	}
+	return m, t.record(detail, machinePath(e.id), body)
+}
 
 func machinePath(id string) string { return "machine/" + id }
 

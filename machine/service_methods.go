@@ -20,7 +20,7 @@ func (s *Service) Register(ctx context.Context, req RegisterRequest) (*Machine, 
 	if err := s.checkPartition(ctx, req.PartitionID); err != nil {
 		return nil, false, err
 	}
-	r, err := mutate(ctx, s, true, func(t *Tx) (registered, error) {
+	r, err := mutate(ctx, s, func(t *Tx) (registered, error) {
 		m, created, err := t.Register(req)
 		return registered{m, created}, err
 	})
@@ -29,12 +29,12 @@ func (s *Service) Register(ctx context.Context, req RegisterRequest) (*Machine, 
 
 // Event runs Tx.Event in its own transaction.
 func (s *Service) Event(ctx context.Context, id, event, message string) (*EventContainer, error) {
-	return mutate(ctx, s, true, func(t *Tx) (*EventContainer, error) { return t.Event(id, event, message) })
+	return mutate(ctx, s, func(t *Tx) (*EventContainer, error) { return t.Event(id, event, message) })
 }
 
 // PlannedReboot runs Tx.PlannedReboot in its own transaction.
 func (s *Service) PlannedReboot(ctx context.Context, id, message string) (*EventContainer, error) {
-	return mutate(ctx, s, true, func(t *Tx) (*EventContainer, error) { return t.PlannedReboot(id, message) })
+	return mutate(ctx, s, func(t *Tx) (*EventContainer, error) { return t.PlannedReboot(id, message) })
 }
 
 // GetEvents runs Tx.GetEvents in its own read transaction.
@@ -44,17 +44,17 @@ func (s *Service) GetEvents(ctx context.Context, id string) (*EventContainer, er
 
 // SetState runs Tx.SetState in its own transaction.
 func (s *Service) SetState(ctx context.Context, id, value, description string) (*Machine, error) {
-	return mutate(ctx, s, true, func(t *Tx) (*Machine, error) { return t.SetState(id, value, description) })
+	return mutate(ctx, s, func(t *Tx) (*Machine, error) { return t.SetState(id, value, description) })
 }
 
 // SetLED runs Tx.SetLED in its own transaction.
 func (s *Service) SetLED(ctx context.Context, id, value, description string) (*Machine, error) {
-	return mutate(ctx, s, true, func(t *Tx) (*Machine, error) { return t.SetLED(id, value, description) })
+	return mutate(ctx, s, func(t *Tx) (*Machine, error) { return t.SetLED(id, value, description) })
 }
 
 // SetIPMI runs Tx.SetIPMI in its own transaction.
 func (s *Service) SetIPMI(ctx context.Context, id string, ipmi IPMI) (*Machine, error) {
-	return mutate(ctx, s, true, func(t *Tx) (*Machine, error) { return t.SetIPMI(id, ipmi) })
+	return mutate(ctx, s, func(t *Tx) (*Machine, error) { return t.SetIPMI(id, ipmi) })
 }
 
 // Get runs Tx.Get in its own read transaction.
@@ -69,7 +69,7 @@ func (s *Service) List(ctx context.Context, f Filter) ([]*Machine, error) {
 
 // Delete runs Tx.Delete in its own transaction.
 func (s *Service) Delete(ctx context.Context, id string) (*Machine, error) {
-	return mutate(ctx, s, true, func(t *Tx) (*Machine, error) { return t.Delete(id) })
+	return mutate(ctx, s, func(t *Tx) (*Machine, error) { return t.Delete(id) })
 }
 
 // Issues runs Tx.Issues in its own read transaction.
@@ -79,43 +79,43 @@ func (s *Service) Issues(ctx context.Context, p IssueParams) ([]MachineIssues, e
 
 // Report runs Tx.Report in its own transaction.
 func (s *Service) Report(ctx context.Context, id string, r ReportRequest) (*Machine, error) {
-	return mutate(ctx, s, true, func(t *Tx) (*Machine, error) { return t.Report(id, r) })
+	return mutate(ctx, s, func(t *Tx) (*Machine, error) { return t.Report(id, r) })
 }
 
 // AbortReinstall runs Tx.AbortReinstall in its own transaction.
 func (s *Service) AbortReinstall(ctx context.Context, id string, primaryDiskWiped bool) (*BootInfo, error) {
-	return mutate(ctx, s, true, func(t *Tx) (*BootInfo, error) { return t.AbortReinstall(id, primaryDiskWiped) })
+	return mutate(ctx, s, func(t *Tx) (*BootInfo, error) { return t.AbortReinstall(id, primaryDiskWiped) })
 }
 
 // Reinstall runs Tx.Reinstall in its own transaction; the image hook runs
 // inside it, once the machine's role and size are known.
 func (s *Service) Reinstall(ctx context.Context, id, imageID string) (*Machine, error) {
-	return mutate(ctx, s, true, func(t *Tx) (*Machine, error) { return t.Reinstall(id, imageID) })
+	return mutate(ctx, s, func(t *Tx) (*Machine, error) { return t.Reinstall(id, imageID) })
 }
 
 // Free runs Tx.Free in its own transaction.
 func (s *Service) Free(ctx context.Context, id string) (*Machine, error) {
-	return mutate(ctx, s, true, func(t *Tx) (*Machine, error) { return t.Free(id) })
+	return mutate(ctx, s, func(t *Tx) (*Machine, error) { return t.Free(id) })
 }
 
 // Update runs Tx.Update in its own transaction.
 func (s *Service) Update(ctx context.Context, req UpdateRequest) (*Machine, error) {
-	return mutate(ctx, s, true, func(t *Tx) (*Machine, error) { return t.Update(req) })
+	return mutate(ctx, s, func(t *Tx) (*Machine, error) { return t.Update(req) })
 }
 
 // CreateSize runs Tx.CreateSize in its own transaction.
 func (s *Service) CreateSize(ctx context.Context, sz Size) (*Size, error) {
-	return mutate(ctx, s, true, func(t *Tx) (*Size, error) { return t.CreateSize(sz) })
+	return mutate(ctx, s, func(t *Tx) (*Size, error) { return t.CreateSize(sz) })
 }
 
 // UpdateSize runs Tx.UpdateSize in its own transaction.
 func (s *Service) UpdateSize(ctx context.Context, sz Size) (*Size, error) {
-	return mutate(ctx, s, true, func(t *Tx) (*Size, error) { return t.UpdateSize(sz) })
+	return mutate(ctx, s, func(t *Tx) (*Size, error) { return t.UpdateSize(sz) })
 }
 
 // DeleteSize runs Tx.DeleteSize in its own transaction.
 func (s *Service) DeleteSize(ctx context.Context, id string) (*Size, error) {
-	return mutate(ctx, s, true, func(t *Tx) (*Size, error) { return t.DeleteSize(id) })
+	return mutate(ctx, s, func(t *Tx) (*Size, error) { return t.DeleteSize(id) })
 }
 
 // GetSize runs Tx.GetSize in its own read transaction.
@@ -140,7 +140,7 @@ func (s *Service) CreateReservation(ctx context.Context, r SizeReservation) (*Si
 	if err := s.reservationRefs(ctx, r); err != nil {
 		return nil, err
 	}
-	return mutate(ctx, s, true, func(t *Tx) (*SizeReservation, error) { return t.CreateReservation(r) })
+	return mutate(ctx, s, func(t *Tx) (*SizeReservation, error) { return t.CreateReservation(r) })
 }
 
 // UpdateReservation runs Tx.UpdateReservation in its own transaction; the
@@ -152,12 +152,12 @@ func (s *Service) UpdateReservation(ctx context.Context, r SizeReservation) (*Si
 	if err := s.reservationRefs(ctx, r); err != nil {
 		return nil, err
 	}
-	return mutate(ctx, s, true, func(t *Tx) (*SizeReservation, error) { return t.UpdateReservation(r) })
+	return mutate(ctx, s, func(t *Tx) (*SizeReservation, error) { return t.UpdateReservation(r) })
 }
 
 // DeleteReservation runs Tx.DeleteReservation in its own transaction.
 func (s *Service) DeleteReservation(ctx context.Context, id string) (*SizeReservation, error) {
-	return mutate(ctx, s, true, func(t *Tx) (*SizeReservation, error) { return t.DeleteReservation(id) })
+	return mutate(ctx, s, func(t *Tx) (*SizeReservation, error) { return t.DeleteReservation(id) })
 }
 
 // GetReservation runs Tx.GetReservation in its own read transaction.

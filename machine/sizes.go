@@ -187,35 +187,46 @@ func (t *Tx) reservationSeq(id string) (uint64, error) {
 // GetReservation returns a size reservation, or an error matching
 // ErrNotFound.
 func (t *Tx) GetReservation(id string) (*SizeReservation, error) {
+	r, _, err := t.getReservation(id)
+	return r, err
+}
+
+// getReservation is GetReservation that also returns the reservation's
+// sequence number.
+func (t *Tx) getReservation(id string) (*SizeReservation, uint64, error) {
 	if err := checkID("size reservation id", id); err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	seq, err := t.reservationSeq(id)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	v, err := t.tx.Get(bucketReservations, seqKey(seq))
 	if errors.Is(err, backends.ErrNotFound) {
-		return nil, corrupt("size reservation %s: its id index names sequence %d, which holds nothing", q(id), seq)
+		return nil, 0, corrupt("size reservation %s: its id index names sequence %d, which holds nothing", q(id), seq)
 	}
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	r := &SizeReservation{}
 	if err := json.Unmarshal(v, r); err != nil {
-		return nil, corrupt("bucket %s sequence %d: size reservation does not decode: %v", bucketReservations, seq, err)
+		return nil, 0, corrupt("bucket %s sequence %d: size reservation does not decode: %v", bucketReservations, seq, err)
 	}
 	if !t.scope.owns(r.ProjectID) {
-		return nil, notFound("size reservation %s does not exist", q(id))
+		return nil, 0, notFound("size reservation %s does not exist", q(id))
 	}
-	return r, nil
+	return r, seq, nil
 }
 
-// checkReservationRefs runs the catalog hooks for a reservation's project
-// and partitions, unless the service ran them already.
-func (t *Tx) checkReservationRefs(r SizeReservation) error {
+// checkReservation checks a reservation with ValidateReservation's rules
+// and runs the catalog hooks for its project and partitions, unless the
+// service did both already.
+func (t *Tx) checkReservation(r SizeReservation) error {
 	if t.checked {
 		return nil
+	}
+	if err := ValidateReservation(r); err != nil {
+		return err
 	}
 	return t.s.reservationRefs(t.ctx, r)
 }
@@ -244,10 +255,7 @@ func (t *Tx) CreateReservation(r SizeReservation) (*SizeReservation, error) {
 	if r.ID == "" {
 		r.ID = t.s.ids()
 	}
-	if err := ValidateReservation(r); err != nil {
-		return nil, err
-	}
-	if err := t.checkReservationRefs(r); err != nil {
+	if err := t.checkReservation(r); err != nil {
 		return nil, err
 	}
 	if _, err := t.GetSize(r.SizeID); err != nil {
@@ -268,7 +276,8 @@ func (t *Tx) CreateReservation(r SizeReservation) (*SizeReservation, error) {
 	}
 	n := r
 	n.PartitionIDs = slices.Clone(r.PartitionIDs)
-	n.Created, n.Changed = t.now(), t.now()
+	n.Created = t.now()
+	n.Changed = n.Created
 	return t.putReservation(seq, &n, "sizereservation.create", r)
 }
 
@@ -307,21 +316,14 @@ func (t *Tx) UpdateReservation(r SizeReservation) (*SizeReservation, error) {
 	if err := checkID("id", r.ID); err != nil {
 		return nil, err
 	}
-	if err := ValidateReservation(r); err != nil {
+	if err := t.checkReservation(r); err != nil {
 		return nil, err
 	}
-	if err := t.checkReservationRefs(r); err != nil {
-		return nil, err
-	}
-	old, err := t.GetReservation(r.ID)
+	old, seq, err := t.getReservation(r.ID)
 	if err != nil {
 		return nil, err
 	}
 	if _, err := t.GetSize(r.SizeID); err != nil {
-		return nil, err
-	}
-	seq, err := t.reservationSeq(r.ID)
-	if err != nil {
 		return nil, err
 	}
 	n := r
@@ -335,11 +337,7 @@ func (t *Tx) DeleteReservation(id string) (*SizeReservation, error) {
 	if err := t.scope.adminOnly("deleting a size reservation"); err != nil {
 		return nil, err
 	}
-	r, err := t.GetReservation(id)
-	if err != nil {
-		return nil, err
-	}
-	seq, err := t.reservationSeq(id)
+	r, seq, err := t.getReservation(id)
 	if err != nil {
 		return nil, err
 	}

@@ -53,8 +53,7 @@ func stateOf(m *Machine, c *EventContainer) indexState {
 	st := indexState{present: true, partition: m.PartitionID, size: m.SizeID, rack: m.RackID}
 	if m.Allocation == nil {
 		st.free = true
-		st.candidate = m.SizeID != "" && m.SizeID != UnknownSize && m.State.Value == StateAvailable &&
-			m.Waiting && c != nil && c.Liveliness == Alive
+		st.candidate = m.SizeID != "" && m.SizeID != UnknownSize && IsCandidate(m, c, m.PartitionID, m.SizeID)
 		return st
 	}
 	st.project = m.Allocation.Project
@@ -214,10 +213,24 @@ func addCount(tx backends.Tx, bucket, key string, delta int) error {
 	if n < 0 {
 		return corrupt("counter %s in bucket %s would drop below zero", q(key), bucket)
 	}
+	return putCount(tx, bucket, key, n)
+}
+
+// putCount stores n as the 4-byte counter under key; zero deletes it.
+func putCount(tx backends.Tx, bucket, key string, n int) error {
 	if n == 0 {
 		return tx.Delete(bucket, []byte(key))
 	}
 	return tx.Put(bucket, []byte(key), binary.BigEndian.AppendUint32(nil, uint32(n)))
+}
+
+// decodeCount decodes a 4-byte counter; ok is false when v has another
+// length.
+func decodeCount(v []byte) (n int, ok bool) {
+	if len(v) != 4 {
+		return 0, false
+	}
+	return int(binary.BigEndian.Uint32(v)), true
 }
 
 func getCount(tx backends.Tx, bucket, key string) (int, error) {
@@ -228,10 +241,11 @@ func getCount(tx backends.Tx, bucket, key string) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	if len(v) != 4 {
+	n, ok := decodeCount(v)
+	if !ok {
 		return 0, corrupt("counter %s in bucket %s has %d bytes", q(key), bucket, len(v))
 	}
-	return int(binary.BigEndian.Uint32(v)), nil
+	return n, nil
 }
 
 // rackCount is the number of candidates of one rack.
@@ -245,10 +259,11 @@ type rackCount struct {
 func candidateRacks(tx backends.Tx, partition, size string) ([]rackCount, error) {
 	var out []rackCount
 	err := tx.Ascend(candidateCountBucket(partition, size), nil, func(k, v []byte) (bool, error) {
-		if len(v) != 4 {
+		n, ok := decodeCount(v)
+		if !ok {
 			return false, corrupt("candidate counter %s has %d bytes", q(string(k)), len(v))
 		}
-		out = append(out, rackCount{rack: string(k), count: int(binary.BigEndian.Uint32(v))})
+		out = append(out, rackCount{rack: string(k), count: n})
 		return true, nil
 	})
 	return out, err
@@ -259,9 +274,9 @@ func allocatedIn(tx backends.Tx, project, partition string) (map[string]allocInd
 	out := map[string]allocIndex{}
 	prefix := pairKey(partition, "")
 	err := backends.AscendPrefix(tx, allocatedBucket(project), prefix, func(k, v []byte) (bool, error) {
-		var a allocIndex
-		if err := json.Unmarshal(v, &a); err != nil {
-			return false, corrupt("allocation index of project %s, key %q does not decode: %v", q(project), k, err)
+		a, err := decodeAlloc(project, k, v)
+		if err != nil {
+			return false, err
 		}
 		out[string(k[len(prefix):])] = a
 		return true, nil
@@ -273,9 +288,9 @@ func allocatedIn(tx backends.Tx, project, partition string) (map[string]allocInd
 func countRole(tx backends.Tx, project string, role Role) (int, error) {
 	n := 0
 	err := tx.Ascend(allocatedBucket(project), nil, func(k, v []byte) (bool, error) {
-		var a allocIndex
-		if err := json.Unmarshal(v, &a); err != nil {
-			return false, corrupt("allocation index of project %s, key %q does not decode: %v", q(project), k, err)
+		a, err := decodeAlloc(project, k, v)
+		if err != nil {
+			return false, err
 		}
 		if a.Role == role {
 			n++
@@ -283,4 +298,13 @@ func countRole(tx backends.Tx, project string, role Role) (int, error) {
 		return true, nil
 	})
 	return n, err
+}
+
+// decodeAlloc decodes the entry under key k of project's allocation index.
+func decodeAlloc(project string, k, v []byte) (allocIndex, error) {
+	var a allocIndex
+	if err := json.Unmarshal(v, &a); err != nil {
+		return a, corrupt("allocation index of project %s, key %q does not decode: %v", q(project), k, err)
+	}
+	return a, nil
 }

@@ -128,10 +128,10 @@ func (c *checker) network(tx backends.Tx, id string) error {
 			c.add("parent", nil, "child network %q names %q as its parent, which is no super network", n.ID, parent.ID, networkKey(n.ID))
 		}
 		key := pairKey(parent.ID, []byte(n.ID))
-		if ok, err := exists(tx, bucketChildren, key); err != nil {
+		if ok, err := backends.Has(tx, bucketChildren, key); err != nil {
 			return err
 		} else if !ok {
-			c.add("children-index", putKey(bucketChildren, key), "super network %q does not list its child %q", parent.ID, n.ID, check.Key{Bucket: bucketChildren, Key: key})
+			c.add("children-index", check.PutKey(bucketChildren, key), "super network %q does not list its child %q", parent.ID, n.ID, check.Key{Bucket: bucketChildren, Key: key})
 		}
 		for _, p := range n.Prefixes {
 			pp := parentPrefixOf(parent, p)
@@ -145,14 +145,6 @@ func (c *checker) network(tx backends.Tx, id string) error {
 		}
 	}
 	return nil
-}
-
-func putKey(bucket string, key []byte) func(tx backends.Tx) error {
-	return func(tx backends.Tx) error { return tx.Put(bucket, key, nil) }
-}
-
-func deleteKey(bucket string, key []byte) func(tx backends.Tx) error {
-	return func(tx backends.Tx) error { return tx.Delete(bucket, key) }
 }
 
 // machineIndex checks that every entry of the machine index names an IP
@@ -170,7 +162,7 @@ func (c *checker) machineIndex(ctx context.Context) error {
 			id, rest, ok := splitPair(kv.Key)
 			a, isAddr := addrOfKey([]byte(rest))
 			if !ok || !isAddr {
-				c.add("machine-index", deleteKey(bucketMachineIPs, kv.Key), "corrupt machine index key %x", kv.Key, check.Key{Bucket: bucketMachineIPs, Key: kv.Key})
+				c.add("machine-index", check.DeleteKey(bucketMachineIPs, kv.Key), "corrupt machine index key %x", kv.Key, check.Key{Bucket: bucketMachineIPs, Key: kv.Key})
 				continue
 			}
 			entries = append(entries, entry{kv.Key, id, a})
@@ -191,7 +183,7 @@ func (c *checker) machineIndex(ctx context.Context) error {
 			}
 			switch {
 			case records[i] == nil || (err == nil && !slices.Contains(machineIDs(ip), e.id)):
-				c.add("machine-index", deleteKey(bucketMachineIPs, e.key), "the machine index binds ip %s to machine %q, which its record does not", e.addr, e.id, check.Key{Bucket: bucketMachineIPs, Key: e.key})
+				c.add("machine-index", check.DeleteKey(bucketMachineIPs, e.key), "the machine index binds ip %s to machine %q, which its record does not", e.addr, e.id, check.Key{Bucket: bucketMachineIPs, Key: e.key})
 			case err != nil && !errors.Is(err, ErrCorrupt):
 				return err
 			}
@@ -313,7 +305,7 @@ func acquireAddress(p netip.Prefix, a netip.Addr) func(tx backends.Tx) error {
 // now.
 func releaseAddress(p netip.Prefix, a netip.Addr) func(tx backends.Tx) error {
 	return func(tx backends.Tx) error {
-		if ok, err := exists(tx, bucketIPs, ipKey(a)); err != nil || ok {
+		if ok, err := backends.Has(tx, bucketIPs, ipKey(a)); err != nil || ok {
 			return err
 		}
 		taken, err := ipam.IsTaken(tx, p, a)
@@ -367,10 +359,10 @@ func (c *checker) ipRecords(ctx context.Context) error {
 			}
 			for _, id := range machineIDs(ip) {
 				key := machineIPKey(id, ip.IPAddress)
-				if ok, err := exists(tx, bucketMachineIPs, key); err != nil {
+				if ok, err := backends.Has(tx, bucketMachineIPs, key); err != nil {
 					return err
 				} else if !ok {
-					c.add("machine-index", putKey(bucketMachineIPs, key), "ip %s is bound to machine %q but the machine index lacks it", ip.IPAddress, id, check.Key{Bucket: bucketMachineIPs, Key: key})
+					c.add("machine-index", check.PutKey(bucketMachineIPs, key), "ip %s is bound to machine %q but the machine index lacks it", ip.IPAddress, id, check.Key{Bucket: bucketMachineIPs, Key: key})
 				}
 			}
 			if nw == nil {
@@ -397,7 +389,7 @@ func (c *checker) indexes(tx backends.Tx) error {
 			n, err := GetTx(tx, string(v))
 			switch {
 			case errors.Is(err, ErrNotFound) || (err == nil && !idx.is(n)):
-				c.add("partition-index", deleteKey(idx.bucket, k), "partition %q names %q as its %s network, which is none", k, v, idx.kind, check.Key{Bucket: idx.bucket, Key: k})
+				c.add("partition-index", check.DeleteKey(idx.bucket, k), "partition %q names %q as its %s network, which is none", k, v, idx.kind, check.Key{Bucket: idx.bucket, Key: k})
 			case err != nil && !errors.Is(err, ErrCorrupt):
 				return false, err
 			}
@@ -410,13 +402,13 @@ func (c *checker) indexes(tx backends.Tx) error {
 	err := tx.Ascend(bucketChildren, nil, func(k, _ []byte) (bool, error) {
 		parent, child, ok := splitPair(k)
 		if !ok {
-			c.add("children-index", deleteKey(bucketChildren, k), "corrupt child index key %x", k, check.Key{Bucket: bucketChildren, Key: k})
+			c.add("children-index", check.DeleteKey(bucketChildren, k), "corrupt child index key %x", k, check.Key{Bucket: bucketChildren, Key: k})
 			return true, nil
 		}
 		n, err := GetTx(tx, child)
 		switch {
 		case errors.Is(err, ErrNotFound) || (err == nil && n.ParentNetworkID != parent):
-			c.add("children-index", deleteKey(bucketChildren, k), "super network %q lists %q as a child, which is not its child", parent, child, check.Key{Bucket: bucketChildren, Key: k})
+			c.add("children-index", check.DeleteKey(bucketChildren, k), "super network %q lists %q as a child, which is not its child", parent, child, check.Key{Bucket: bucketChildren, Key: k})
 		case err != nil && !errors.Is(err, ErrCorrupt):
 			return false, err
 		}
@@ -453,7 +445,7 @@ func (c *checker) vrfs(tx backends.Tx) error {
 	refs := map[uint32]uint32{}
 	err = tx.Ascend(bucketVRF, nil, func(k, v []byte) (bool, error) {
 		if len(k) != 4 || len(v) != 4 {
-			c.add("vrf-count", deleteKey(bucketVRF, k), "corrupt vrf count %x -> %x", k, v, check.Key{Bucket: bucketVRF, Key: k})
+			c.add("vrf-count", check.DeleteKey(bucketVRF, k), "corrupt vrf count %x -> %x", k, v, check.Key{Bucket: bucketVRF, Key: k})
 			return true, nil
 		}
 		refs[binary.BigEndian.Uint32(k)] = binary.BigEndian.Uint32(v)

@@ -111,7 +111,7 @@ func AllocateChildTx(tx backends.Tx, env Env, req AllocateRequest) (*Network, er
 		return nil, err
 	}
 	id := env.NewID()
-	if ok, err := exists(tx, bucketNetworks, idKey(id)); err != nil {
+	if ok, err := backends.Has(tx, bucketNetworks, idKey(id)); err != nil {
 		return nil, err
 	} else if ok {
 		return nil, errdefs.Errorf(ErrConflict, "network: the new child's id %q is taken already", id)

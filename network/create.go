@@ -135,7 +135,7 @@ func CreateTx(tx backends.Tx, env Env, req CreateRequest) (*Network, error) {
 	if id == "" {
 		id = env.NewID()
 	}
-	if ok, err := exists(tx, bucketNetworks, idKey(id)); err != nil {
+	if ok, err := backends.Has(tx, bucketNetworks, idKey(id)); err != nil {
 		return nil, err
 	} else if ok {
 		return nil, errdefs.Errorf(ErrConflict, "network: network id %q already exists", id)

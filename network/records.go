@@ -49,14 +49,6 @@ func putNetwork(tx backends.Tx, n *Network) error {
 	return tx.Put(bucketNetworks, idKey(n.ID), encodeNetwork(n))
 }
 
-func exists(tx backends.Tx, bucket string, key []byte) (bool, error) {
-	_, err := tx.Get(bucket, key)
-	if errors.Is(err, backends.ErrNotFound) {
-		return false, nil
-	}
-	return err == nil, err
-}
-
 // GetIPTx returns the stored IP record of an address.
 func GetIPTx(tx backends.Tx, addr netip.Addr) (*IP, error) {
 	ip, _, err := getIP(tx, addr)

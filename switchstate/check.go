@@ -23,11 +23,8 @@ func Check(ctx context.Context, store backends.Store, opts check.Options) ([]che
 	}
 	var ids []string
 	err := col.View(ctx, store, func(tx backends.Tx) error {
-		keys, err := backends.KeysWithPrefix(tx, bucketSwitch, nil)
-		ids = ids[:0]
-		for _, k := range keys {
-			ids = append(ids, string(k))
-		}
+		var err error
+		ids, err = bucketIDs(tx, bucketSwitch)
 		return err
 	})
 	if err != nil {
@@ -46,17 +43,17 @@ func Check(ctx context.Context, store backends.Store, opts check.Options) ([]che
 				return err
 			}
 			pk := rackKey(sw.RackID, sw.ID)
-			if ok, err := has(tx, partitionBucket(sw.PartitionID), pk); err != nil {
+			if ok, err := backends.Has(tx, partitionBucket(sw.PartitionID), pk); err != nil {
 				return err
 			} else if !ok {
-				add("partition-index", put(partitionBucket(sw.PartitionID), pk), check.Key{Bucket: partitionBucket(sw.PartitionID), Key: pk},
+				add("partition-index", check.PutKey(partitionBucket(sw.PartitionID), pk), check.Key{Bucket: partitionBucket(sw.PartitionID), Key: pk},
 					"switch %q is missing from the index of partition %q rack %q", sw.ID, sw.PartitionID, sw.RackID)
 			}
 			for _, m := range connectedIDs(sw) {
-				if ok, err := has(tx, machineBucket(m), switchKey(sw.ID)); err != nil {
+				if ok, err := backends.Has(tx, machineBucket(m), switchKey(sw.ID)); err != nil {
 					return err
 				} else if !ok {
-					add("machine-index", put(machineBucket(m), switchKey(sw.ID)), check.Key{Bucket: machineBucket(m), Key: switchKey(sw.ID)},
+					add("machine-index", check.PutKey(machineBucket(m), switchKey(sw.ID)), check.Key{Bucket: machineBucket(m), Key: switchKey(sw.ID)},
 						"switch %q holds connections of machine %q but the machine index does not list it", sw.ID, m)
 				}
 			}
@@ -77,12 +74,12 @@ func Check(ctx context.Context, store backends.Store, opts check.Options) ([]che
 				return true, tx.Ascend(name, nil, func(k, _ []byte) (bool, error) {
 					rack, id, err := splitRackKey(k)
 					if err != nil {
-						add("partition-index", del(name, k), check.Key{Bucket: name, Key: k}, "%v", err)
+						add("partition-index", check.DeleteKey(name, k), check.Key{Bucket: name, Key: k}, "%v", err)
 						return true, nil
 					}
 					sw, err := loadSwitch(tx, id)
 					if errors.Is(err, ErrNotFound) || (err == nil && (sw.PartitionID != partition || sw.RackID != rack)) {
-						add("partition-index", del(name, k), check.Key{Bucket: name, Key: k},
+						add("partition-index", check.DeleteKey(name, k), check.Key{Bucket: name, Key: k},
 							"the index of partition %q rack %q lists switch %q, which is not there", partition, rack, id)
 					} else if err != nil && !errors.Is(err, ErrCorrupt) {
 						return false, err
@@ -94,7 +91,7 @@ func Check(ctx context.Context, store backends.Store, opts check.Options) ([]che
 				return true, tx.Ascend(name, nil, func(k, _ []byte) (bool, error) {
 					sw, err := loadSwitch(tx, string(k))
 					if errors.Is(err, ErrNotFound) || (err == nil && len(sw.machineConnections(machine)) == 0) {
-						add("machine-index", del(name, k), check.Key{Bucket: name, Key: k},
+						add("machine-index", check.DeleteKey(name, k), check.Key{Bucket: name, Key: k},
 							"the machine index lists switch %q for machine %q, which holds no connection of it", k, machine)
 					} else if err != nil && !errors.Is(err, ErrCorrupt) {
 						return false, err
@@ -125,21 +122,9 @@ func connectedIDs(sw *Switch) []string {
 	return ids
 }
 
-func has(tx backends.Tx, bucket string, key []byte) (bool, error) {
-	_, err := tx.Get(bucket, key)
-	if errors.Is(err, backends.ErrNotFound) {
-		return false, nil
-	}
-	return err == nil, err
-}
-
-func put(bucket string, key []byte) func(tx backends.Tx) error {
-	return func(tx backends.Tx) error { return tx.Put(bucket, key, nil) }
-}
-
-func del(bucket string, key []byte) func(tx backends.Tx) error {
-	return func(tx backends.Tx) error { return tx.Delete(bucket, key) }
-}
+// MachineIndexKey is the key of a finding about the machine index of
+// machine id as a whole: its bucket, no key.
+func MachineIndexKey(id string) check.Key { return check.Key{Bucket: machineBucket(id)} }
 
 // ConnectedMachineIDs lists the machines that switches hold connections of,
 // with the switches holding them, from the machine index: one listing of
@@ -151,12 +136,14 @@ func ConnectedMachineIDs(tx backends.Tx) (map[string][]string, error) {
 		if !strings.HasPrefix(name, bucketMachinePrefix) {
 			return false, nil
 		}
-		m := strings.TrimPrefix(name, bucketMachinePrefix)
-		keys, err := backends.KeysWithPrefix(tx, name, nil)
-		for _, k := range keys {
-			out[m] = append(out[m], string(k))
+		ids, err := bucketIDs(tx, name)
+		if err != nil {
+			return false, err
 		}
-		return true, err
+		if len(ids) > 0 {
+			out[strings.TrimPrefix(name, bucketMachinePrefix)] = ids
+		}
+		return true, nil
 	})
 	return out, err
 }

@@ -2,7 +2,6 @@ package switchstate
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
 	"maps"
 	"slices"
@@ -173,8 +172,8 @@ func (s *Service) storeBGP(tx backends.Tx, sw *Switch, report map[string]BGPPort
 		}
 		var old BGPPortState
 		if had {
-			if err := json.Unmarshal(oldRaw, &old); err != nil {
-				return errdefs.Errorf(ErrCorrupt, "switchstate: decode BGP state of %q port %q: %v", sw.ID, name, err)
+			if old, err = decodeBGP(sw.ID, name, oldRaw); err != nil {
+				return err
 			}
 		}
 		if has {

@@ -139,6 +139,12 @@ func (t *Tx) Register(req RegisterRequest) (*Switch, bool, error) {
 	if err := t.checkPartition(req.PartitionID); err != nil {
 		return nil, false, err
 	}
+	return t.register(req, vendor)
+}
+
+// register is Register after its checks: req is valid, vendor its canonical
+// vendor and its partition went through the catalog.
+func (t *Tx) register(req RegisterRequest, vendor Vendor) (*Switch, bool, error) {
 	created, changed, err := t.s.registerTx(t.tx, &req, vendor)
 	if err != nil {
 		return nil, false, err

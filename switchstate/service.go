@@ -212,12 +212,9 @@ func (t *Tx) List(f ListFilter) ([]*Switch, error) {
 			return nil, err
 		}
 	} else {
-		keys, err := backends.KeysWithPrefix(t.tx, bucketSwitch, nil)
-		if err != nil {
+		var err error
+		if ids, err = bucketIDs(t.tx, bucketSwitch); err != nil {
 			return nil, err
-		}
-		for _, k := range keys {
-			ids = append(ids, string(k))
 		}
 	}
 	all, err := loadSwitches(t.tx, ids)
@@ -293,17 +290,21 @@ type registered struct {
 	created bool
 }
 
-// Register runs Tx.Register in its own transaction; the catalog hook runs
-// before it opens.
+// Register runs Tx.Register in its own transaction; the request is
+// validated and the catalog hook runs before it opens.
 func (s *Service) Register(ctx context.Context, req RegisterRequest) (*Switch, bool, error) {
-	if _, err := req.validate(); err != nil {
+	vendor, err := req.validate()
+	if err != nil {
 		return nil, false, err
 	}
 	if err := s.checkPartition(ctx, req.PartitionID); err != nil {
 		return nil, false, err
 	}
 	r, err := mutate(ctx, s, func(t *Tx) (registered, error) {
-		sw, created, err := t.Register(req)
+		if err := t.adminOnly("registering a switch"); err != nil {
+			return registered{}, err
+		}
+		sw, created, err := t.register(req, vendor)
 		return registered{sw, created}, err
 	})
 	return r.sw, r.created, err

@@ -162,7 +162,12 @@ func partitionSwitches(tx backends.Tx, partition, rack string, anyRack bool) ([]
 // machineSwitches returns the ids of the switches holding connections of
 // machineID.
 func machineSwitches(tx backends.Tx, machineID string) ([]string, error) {
-	keys, err := backends.KeysWithPrefix(tx, machineBucket(machineID), nil)
+	return bucketIDs(tx, machineBucket(machineID))
+}
+
+// bucketIDs returns the keys of bucket as ids, in key order.
+func bucketIDs(tx backends.Tx, bucket string) ([]string, error) {
+	keys, err := backends.KeysWithPrefix(tx, bucket, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -200,14 +205,23 @@ func putStatus(tx backends.Tx, id string, st status) error {
 func loadBGP(tx backends.Tx, id string) (map[string]BGPPortState, error) {
 	out := map[string]BGPPortState{}
 	err := tx.Ascend(bgpBucket(id), nil, func(k, v []byte) (bool, error) {
-		var st BGPPortState
-		if err := json.Unmarshal(v, &st); err != nil {
-			return false, errdefs.Errorf(ErrCorrupt, "switchstate: decode BGP state of %q port %q: %v", id, k, err)
+		st, err := decodeBGP(id, string(k), v)
+		if err != nil {
+			return false, err
 		}
 		out[string(k)] = st
 		return true, nil
 	})
 	return out, err
+}
+
+// decodeBGP decodes the stored BGP state of switch id's port.
+func decodeBGP(id, port string, raw []byte) (BGPPortState, error) {
+	var st BGPPortState
+	if err := json.Unmarshal(raw, &st); err != nil {
+		return st, errdefs.Errorf(ErrCorrupt, "switchstate: decode BGP state of %q port %q: %v", id, port, err)
+	}
+	return st, nil
 }
 
 // loadBGPRaw reads the stored BGP port states of a switch undecoded.

@@ -108,6 +108,15 @@ func testPrefixHelpers(t *testing.T, s backends.Store) {
 		has, err = backends.HasPrefix(tx, "p", []byte("c"))
 		require.NoError(t, err)
 		assert.False(t, has)
+		has, err = backends.Has(tx, "p", []byte("a\x001"))
+		require.NoError(t, err)
+		assert.True(t, has)
+		has, err = backends.Has(tx, "p", []byte("a"))
+		require.NoError(t, err)
+		assert.False(t, has, "a prefix of keys is no key")
+		has, err = backends.Has(tx, "none", []byte("a"))
+		require.NoError(t, err)
+		assert.False(t, has, "a key of a missing bucket")
 		return nil
 	}))
 	desc := func(prefix, from []byte) []string {
