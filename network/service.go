@@ -117,23 +117,8 @@ func (t *Tx) Backend() backends.Tx { return t.tx }
 func (t *Tx) Env() Env { return Env{Now: t.s.clock(), NewID: t.s.ids} }
 
 // mutate runs fn on a Tx bound to a new transaction, with the catalog
-// hooks already run by the caller. Without a trail there is nothing to
-// record, and the transaction runs without a Recorder.
+// hooks already run by the caller.
 func mutate[T any](ctx context.Context, s *Service, fn func(t *Tx) (T, error)) (T, error) {
-	if s.trail == nil {
-		var out T
-		err := s.store.Update(ctx, func(tx backends.Tx) error {
-			t := Tx{s: s, ctx: ctx, tx: tx, checked: true}
-			var err error
-			out, err = fn(&t)
-			return err
-		})
-		if err != nil {
-			var zero T
-			return zero, err
-		}
-		return out, nil
-	}
 	return audit.Do(ctx, s.trail, s.store, func(tx backends.Tx, rec *audit.Recorder) (T, error) {
 		t := s.Bind(ctx, tx, rec)
 		t.checked = true

@@ -12,6 +12,7 @@ import (
 	"github.com/metalkit/metalkit/backends"
 	"github.com/metalkit/metalkit/backends/backendtest"
 	"github.com/metalkit/metalkit/backends/memstore"
+	"github.com/metalkit/metalkit/errdefs"
 	"github.com/metalkit/metalkit/internal/storetest"
 	"github.com/metalkit/metalkit/network"
 )
@@ -107,4 +108,16 @@ func TestAuditEvents(t *testing.T) {
 		require.Len(t, res.Entries, 1)
 		assert.Contains(t, string(res.Entries[0].Body), `"10.0.0.0/16"`)
 	})
+}
+
+// TestScopingWithoutATrail: a service without an audit trail scopes its
+// callers all the same.
+func TestScopingWithoutATrail(t *testing.T) {
+	s := memstore.New()
+	svc := network.New(s, nil)
+	scoped := audit.NewContext(ctx, audit.Actor{User: "bob", Projects: []string{"p"}})
+	before := backendtest.Dump(t, s)
+	_, err := svc.Create(scoped, network.CreateRequest{ID: "super", PartitionID: "fra", PrivateSuper: true, Prefixes: pfx("10.0.0.0/16"), DefaultChildPrefixLength: map[network.AddressFamily]int{network.IPv4: 22}})
+	require.ErrorIs(t, err, errdefs.ErrForbidden)
+	backendtest.Unchanged(t, before, s)
 }
