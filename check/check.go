@@ -71,7 +71,14 @@ func (k Key) text() string {
 	return string(k.Key)
 }
 
-func (k Key) String() string { return fmt.Sprintf("%s[%s]", k.Bucket, k.text()) }
+// String returns bucket[key], the key printable or in hex, or the bucket
+// alone for a key that names a whole bucket (an empty Key).
+func (k Key) String() string {
+	if len(k.Key) == 0 {
+		return k.Bucket
+	}
+	return fmt.Sprintf("%s[%s]", k.Bucket, k.text())
+}
 
 // Options configure a check.
 type Options struct {

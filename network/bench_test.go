@@ -18,7 +18,7 @@ import (
 
 // childWithIPs creates a super network over super with the given default
 // child length, a child network of it for project "p" and n IPs in the
-// child, allocated in transactions of up to 500 through the bound form.
+// child (see allocateIPs).
 func childWithIPs(tb testing.TB, st backends.Store, super string, bits, n int) (*network.Service, *network.Network) {
 	tb.Helper()
 	svc := network.New(st, nil)
@@ -27,6 +27,14 @@ func childWithIPs(tb testing.TB, st backends.Store, super string, bits, n int) (
 	require.NoError(tb, err)
 	child, err := svc.AllocateChild(ctx, network.AllocateRequest{PartitionID: "fra", ProjectID: "p"})
 	require.NoError(tb, err)
+	allocateIPs(tb, st, svc, child, n)
+	return svc, child
+}
+
+// allocateIPs allocates n IPs of child for project "p", in transactions of
+// up to 500 through the bound form.
+func allocateIPs(tb testing.TB, st backends.Store, svc *network.Service, child *network.Network, n int) {
+	tb.Helper()
 	for done := 0; done < n; {
 		batch := min(500, n-done)
 		require.NoError(tb, st.Update(ctx, func(tx backends.Tx) error {
@@ -40,7 +48,6 @@ func childWithIPs(tb testing.TB, st backends.Store, super string, bits, n int) (
 		}))
 		done += batch
 	}
-	return svc, child
 }
 
 // BenchmarkListIPs: one op lists the 4000 IPs of a child network, in one

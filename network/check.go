@@ -239,24 +239,12 @@ func (c *checker) prefixIPs(ctx context.Context, id string, p netip.Prefix) erro
 				return err
 			}
 			inRange := func(a netip.Addr) bool { return done || a.Compare(last) <= 0 }
-			for a, ip := range records {
-				taken, err := ipam.IsTaken(tx, p, a)
-				if err != nil {
-					return err
-				}
-				if !taken {
-					c.add("free-held", acquireAddress(p, a), "ip %s of network %q is free in ipam prefix %s: it could be handed out twice", a, ip.NetworkID, p,
-						check.Key{Bucket: bucketIPs, Key: ipKey(a)})
-				}
-				if ip.NetworkID != id {
-					c.add("ip-network", nil, "ip %s lies in prefix %s of network %q but belongs to network %q", a, p, id, ip.NetworkID,
-						check.Key{Bucket: bucketIPs, Key: ipKey(a)})
-				}
-			}
+			taken := map[netip.Addr]bool{}
 			err = ipam.EachTaken(tx, p, cursor, func(a netip.Addr) (bool, error) {
 				if !inRange(a) {
 					return false, nil
 				}
+				taken[a] = true
 				if _, ok := records[a]; !ok {
 					c.add("orphaned-address", releaseAddress(p, a), "address %s is taken in ipam prefix %s of network %q, but no ip holds it", a, p, id,
 						check.Key{Bucket: "ipam/ip/" + p.String(), Key: []byte(a.String())})
@@ -265,6 +253,24 @@ func (c *checker) prefixIPs(ctx context.Context, id string, p netip.Prefix) erro
 			})
 			if err != nil {
 				return err
+			}
+			for a, ip := range records {
+				if !taken[a] {
+					// Not among the taken addresses EachTaken lists: free,
+					// unless reserved.
+					isTaken, err := ipam.IsTaken(tx, p, a)
+					if err != nil {
+						return err
+					}
+					if !isTaken {
+						c.add("free-held", acquireAddress(p, a), "ip %s of network %q is free in ipam prefix %s: it could be handed out twice", a, ip.NetworkID, p,
+							check.Key{Bucket: bucketIPs, Key: ipKey(a)})
+					}
+				}
+				if ip.NetworkID != id {
+					c.add("ip-network", nil, "ip %s lies in prefix %s of network %q but belongs to network %q", a, p, id, ip.NetworkID,
+						check.Key{Bucket: bucketIPs, Key: ipKey(a)})
+				}
 			}
 			if !done {
 				next = last.Next()
@@ -418,16 +424,6 @@ func (c *checker) indexes(tx backends.Tx) error {
 		return err
 	}
 	return nil
-}
-
-// splitPair splits a pairKey at its first NUL.
-func splitPair(k []byte) (a, b string, ok bool) {
-	for i, c := range k {
-		if c == 0 {
-			return string(k[:i]), string(k[i+1:]), true
-		}
-	}
-	return "", "", false
 }
 
 // vrfs compares the VRF use counts and the pool with the networks.

@@ -1,6 +1,7 @@
 package network
 
 import (
+	"bytes"
 	"encoding/binary"
 	"net/netip"
 )
@@ -47,6 +48,12 @@ func pairKey(a string, b []byte) []byte {
 	k = append(k, a...)
 	k = append(k, 0)
 	return append(k, b...)
+}
+
+// splitPair splits a pairKey at its first NUL.
+func splitPair(k []byte) (a, b string, ok bool) {
+	x, y, ok := bytes.Cut(k, []byte{0})
+	return string(x), string(y), ok
 }
 
 // pairStart is the first key of pairKey(a, ...).

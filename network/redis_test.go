@@ -32,12 +32,7 @@ func redisNetwork(t *testing.T, client redis.UniversalClient, prefix string, bit
 	st, err := redisstore.New(client, nil)
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = st.Close() })
-	svc := network.New(st, nil)
-	_, err = svc.Create(ctx, network.CreateRequest{PartitionID: "fra", PrivateSuper: true,
-		Prefixes: pfx(prefix), DefaultChildPrefixLength: map[network.AddressFamily]int{network.IPv4: bits}})
-	require.NoError(t, err)
-	child, err := svc.AllocateChild(ctx, network.AllocateRequest{PartitionID: "fra", ProjectID: "p"})
-	require.NoError(t, err)
+	svc, child := childWithIPs(t, st, prefix, bits, 0)
 	return svc, st, child
 }
 
@@ -134,17 +129,7 @@ func TestRedisViewNotStarved(t *testing.T) {
 	}
 	srv := redistest.Start(t)
 	svc, st, child := redisNetwork(t, srv.Client(t), "10.0.0.0/16", 20)
-	for done := 0; done < 4000; done += 500 {
-		require.NoError(t, st.Update(ctx, func(tx backends.Tx) error {
-			b := svc.Bind(ctx, tx, nil)
-			for range 500 {
-				if _, err := b.AllocateIP(network.AllocateIPRequest{NetworkID: child.ID, ProjectID: "p"}); err != nil {
-					return err
-				}
-			}
-			return nil
-		}))
-	}
+	allocateIPs(t, st, svc, child, 4000)
 	// A client that counts what the listings cost.
 	wire := &redistest.Wire{}
 	reader := srv.Client(t)

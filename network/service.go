@@ -308,8 +308,10 @@ func (t *Tx) UpdateIP(req UpdateIPRequest) (*IP, error) {
 
 // FreeIP releases an IP that is not bound to a machine. See FreeIPTx.
 func (t *Tx) FreeIP(addr netip.Addr) (*IP, error) {
-	if _, err := t.GetIP(addr); err != nil {
-		return nil, err
+	if t.scope.Scoped {
+		if _, err := t.GetIP(addr); err != nil {
+			return nil, err
+		}
 	}
 	ip, err := FreeIPTx(t.tx, addr)
 	return recorded(t, ip, err, "ip.free", ipPath, map[string]string{"ipaddress": addr.String()})

@@ -82,9 +82,6 @@ func printFindings(w io.Writer, fs []check.Finding) {
 			keys := make([]string, len(f.Keys))
 			for i, k := range f.Keys {
 				keys[i] = k.String()
-				if len(k.Key) == 0 {
-					keys[i] = k.Bucket // the whole bucket
-				}
 			}
 			line += " (keys " + strings.Join(keys, ", ") + ")"
 		}
