@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/metalkit/metalkit/internal/logbuf"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -25,16 +24,8 @@ func StartCluster(tb testing.TB, n int) []string {
 	cli := lookPath(tb, "redis-cli")
 	var addrs []string
 	for i := 0; i < n; i++ {
-		port, err := FreePort()
-		if err != nil {
-			tb.Fatalf("redistest: no free loopback port: %v", err)
-		}
-		bus, err := FreePort()
-		if err != nil {
-			tb.Fatalf("redistest: no free loopback port: %v", err)
-		}
-		out := &logbuf.Buffer{}
-		cmd := exec.Command(server,
+		port, bus := mustFreePort(tb), mustFreePort(tb)
+		cmd, exited, out, err := startProcess(server, []string{
 			"--port", strconv.Itoa(port),
 			"--cluster-port", strconv.Itoa(bus),
 			"--bind", "127.0.0.1",
@@ -45,13 +36,10 @@ func StartCluster(tb testing.TB, n int) []string {
 			"--appendonly", "no",
 			"--daemonize", "no",
 			"--dir", tb.TempDir(),
-		)
-		cmd.Stdout, cmd.Stderr = out, out
-		if err := cmd.Start(); err != nil {
-			tb.Fatalf("redistest: start %s: %v", server, err)
+		})
+		if err != nil {
+			tb.Fatalf("redistest: %v", err)
 		}
-		exited := make(chan struct{})
-		go func() { _ = cmd.Wait(); close(exited) }()
 		tb.Cleanup(func() { stopProcess(cmd, exited) })
 		addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
 		if err := waitReady(addr, exited, out, 10*time.Second); err != nil {

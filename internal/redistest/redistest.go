@@ -92,10 +92,7 @@ func StartWith(tb testing.TB, opts *Options) *Server {
 	}
 	var lastErr error
 	for attempt := 0; attempt < 5; attempt++ {
-		port, err := FreePort()
-		if err != nil {
-			tb.Fatalf("redistest: no free loopback port: %v", err)
-		}
+		port := mustFreePort(tb)
 		s := &Server{Addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), port: port, dir: tb.TempDir(), opts: o, bin: bin}
 		if lastErr = s.launch(); lastErr == nil {
 			tb.Cleanup(s.stop)
@@ -124,14 +121,10 @@ func (s *Server) args() []string {
 
 // launch starts the process and waits until it answers PING.
 func (s *Server) launch() error {
-	cmd := exec.Command(s.bin, s.args()...)
-	out := &logbuf.Buffer{}
-	cmd.Stdout, cmd.Stderr = out, out
-	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("start %s: %w", s.bin, err)
+	cmd, exited, out, err := startProcess(s.bin, s.args())
+	if err != nil {
+		return err
 	}
-	exited := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(exited) }()
 	s.mu.Lock()
 	s.cmd, s.exited, s.out = cmd, exited, out
 	s.mu.Unlock()
@@ -230,6 +223,30 @@ func stopProcess(cmd *exec.Cmd, exited <-chan struct{}) {
 		_ = cmd.Process.Kill()
 		<-exited
 	}
+}
+
+// startProcess starts bin with args, its output going to out; exited is
+// closed when it has exited.
+func startProcess(bin string, args []string) (cmd *exec.Cmd, exited chan struct{}, out *logbuf.Buffer, err error) {
+	cmd = exec.Command(bin, args...)
+	out = &logbuf.Buffer{}
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		return nil, nil, nil, fmt.Errorf("start %s: %w", bin, err)
+	}
+	exited = make(chan struct{})
+	go func() { _ = cmd.Wait(); close(exited) }()
+	return cmd, exited, out, nil
+}
+
+// mustFreePort is FreePort, failing tb when there is none.
+func mustFreePort(tb testing.TB) int {
+	tb.Helper()
+	port, err := FreePort()
+	if err != nil {
+		tb.Fatalf("redistest: no free loopback port: %v", err)
+	}
+	return port
 }
 
 // FreePort returns a TCP port of 127.0.0.1 that was free a moment ago.

@@ -116,13 +116,28 @@ func newBolt(tb testing.TB) backends.Store {
 	return s
 }
 
-// redisClients maps the Redis stores made by newRedis to their client, for
-// RawKeys, and to the counters of that client, for Wire.
+// redisStore is what newRedis keeps of a Redis store it made: its client,
+// for RawKeys and StorageBytes, and that client's counters, for Wire.
+type redisStore struct {
+	client *redis.Client
+	wire   *redistest.Wire
+}
+
 var (
-	redisMu      sync.Mutex
-	redisClients = map[backends.Store]*redis.Client{}
-	redisWires   = map[backends.Store]*redistest.Wire{}
+	redisMu     sync.Mutex
+	redisStores = map[backends.Store]redisStore{}
 )
+
+// redisOf returns what newRedis keeps of s, false for another store.
+func redisOf(s backends.Store) (redisStore, bool) {
+	redisMu.Lock()
+	defer redisMu.Unlock()
+	r, ok := redisStores[s]
+	return r, ok
+}
+
+// redisPattern matches every Redis key of a store with the default prefix.
+const redisPattern = "{" + redisstore.DefaultKeyPrefix + "}*"
 
 func newRedis(tb testing.TB) backends.Store {
 	srv := redistest.Start(tb)
@@ -134,14 +149,12 @@ func newRedis(tb testing.TB) backends.Store {
 		tb.Fatalf("storetest: redisstore: %v", err)
 	}
 	redisMu.Lock()
-	redisClients[s] = client
-	redisWires[s] = wire
+	redisStores[s] = redisStore{client: client, wire: wire}
 	redisMu.Unlock()
 	tb.Cleanup(func() {
 		_ = s.Close()
 		redisMu.Lock()
-		delete(redisClients, s)
-		delete(redisWires, s)
+		delete(redisStores, s)
 		redisMu.Unlock()
 	})
 	finalCheck(tb, s)
@@ -152,13 +165,11 @@ func newRedis(tb testing.TB) backends.Store {
 // has exchanged with its server so far, and false for the other stores.
 // Subtract two readings to get the cost of what ran in between.
 func Wire(s backends.Store) (redistest.WireCount, bool) {
-	redisMu.Lock()
-	w, ok := redisWires[s]
-	redisMu.Unlock()
+	r, ok := redisOf(s)
 	if !ok {
 		return redistest.WireCount{}, false
 	}
-	return w.Count(), true
+	return r.wire.Count(), true
 }
 
 // RawKeys lists every key the store keeps in its storage, as the adapter's
@@ -168,11 +179,9 @@ func Wire(s backends.Store) (redistest.WireCount, bool) {
 // nothing was left behind.
 func RawKeys(tb testing.TB, s backends.Store) map[string]string {
 	tb.Helper()
-	redisMu.Lock()
-	rs, ok := redisClients[s]
-	redisMu.Unlock()
-	if ok {
-		keys, err := rs.Keys(context.Background(), "{"+redisstore.DefaultKeyPrefix+"}*").Result()
+	if r, ok := redisOf(s); ok {
+		rs := r.client
+		keys, err := rs.Keys(context.Background(), redisPattern).Result()
 		if err != nil {
 			tb.Fatalf("storetest: list redis keys: %v", err)
 		}
@@ -216,15 +225,14 @@ func StorageBytes(tb testing.TB, s backends.Store) int64 {
 		}
 		return fi.Size()
 	}
-	redisMu.Lock()
-	rs, ok := redisClients[s]
-	redisMu.Unlock()
+	r, ok := redisOf(s)
 	if !ok {
 		return 0
 	}
+	rs := r.client
 	ctx := context.Background()
 	var total int64
-	iter := rs.Scan(ctx, 0, "{"+redisstore.DefaultKeyPrefix+"}*", 1000).Iterator()
+	iter := rs.Scan(ctx, 0, redisPattern, 1000).Iterator()
 	var batch []string
 	flush := func() {
 		pipe := rs.Pipeline()
