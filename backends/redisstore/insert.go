@@ -25,12 +25,8 @@ func (t *tx) Insert(bucket string, key, value []byte) error {
 	if err := t.writable(bucket, key); err != nil {
 		return err
 	}
-	known, found := false, false
-	if tree := t.overlay[bucket]; tree != nil {
-		if e, ok := tree.Get(entry{key: key}); ok {
-			known, found = true, !e.del
-		}
-	}
+	e, known := t.written(bucket, key)
+	found := known && !e.del
 	if !known {
 		_, found, known = t.bucket(bucket).lookup(key)
 	}

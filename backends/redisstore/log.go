@@ -1,6 +1,7 @@
 package redisstore
 
 import (
+	"bytes"
 	"strconv"
 )
 
@@ -36,16 +37,24 @@ func logKey(kind byte, bucket string, key []byte, desc bool) string {
 	return string(kind) + d + strconv.Itoa(len(bucket)) + ":" + bucket + string(key)
 }
 
-func (l *readLog) get(bucket string, key []byte) {
-	k := logKey('g', bucket, key, false)
-	if _, ok := l.seen[k]; ok {
-		return
+// index returns the index seen holds for k, or records n for it and
+// returns false.
+func (l *readLog) index(k string, n int) (int, bool) {
+	if i, ok := l.seen[k]; ok {
+		return i, true
 	}
 	if l.seen == nil {
 		l.seen = make(map[string]int)
 	}
-	l.seen[k] = len(l.gets)
-	l.gets = append(l.gets, logGet{bucket: bucket, key: append([]byte(nil), key...)})
+	l.seen[k] = n
+	return n, false
+}
+
+func (l *readLog) get(bucket string, key []byte) {
+	if _, seen := l.index(logKey('g', bucket, key, false), len(l.gets)); seen {
+		return
+	}
+	l.gets = append(l.gets, logGet{bucket: bucket, key: bytes.Clone(key)})
 }
 
 func (l *readLog) scan(bucket string, from []byte, desc bool, pulled int) {
@@ -53,19 +62,11 @@ func (l *readLog) scan(bucket string, from []byte, desc bool, pulled int) {
 	if from == nil {
 		k += "\xffnil" // from the end, not from a key
 	}
-	if i, ok := l.seen[k]; ok {
+	if i, seen := l.index(k, len(l.scans)); seen {
 		l.scans[i].pulled = max(l.scans[i].pulled, pulled)
 		return
 	}
-	if l.seen == nil {
-		l.seen = make(map[string]int)
-	}
-	l.seen[k] = len(l.scans)
-	var f []byte
-	if from != nil {
-		f = append([]byte{}, from...)
-	}
-	l.scans = append(l.scans, logScan{bucket: bucket, from: f, desc: desc, pulled: pulled})
+	l.scans = append(l.scans, logScan{bucket: bucket, from: bytes.Clone(from), desc: desc, pulled: pulled})
 }
 
 func (l *readLog) names(from string) {
@@ -90,19 +91,18 @@ func replayLimit(pulled int) int {
 // attempt (modeSnapshot). A log too large for one step is not replayed.
 func (t *tx) replay(l *readLog) {
 	var ops []*readOp
-	keys := 0
 	for _, g := range l.gets {
 		ops = append(ops, &readOp{kind: opGet, b: t.bucket(g.bucket), key: g.key})
-		keys++
 	}
 	for _, s := range l.scans {
-		op := newScanOp(t.bucket(s.bucket), s.from, s.desc, replayLimit(s.pulled))
-		ops = append(ops, op)
-		keys += op.limit
+		ops = append(ops, newScanOp(t.bucket(s.bucket), s.from, s.desc, replayLimit(s.pulled)))
 	}
 	for _, n := range l.listings {
 		ops = append(ops, &readOp{kind: opNames, from: n})
-		keys++
+	}
+	keys := 0
+	for _, op := range ops {
+		keys += op.size()
 	}
 	if keys > maxStepKeys {
 		return

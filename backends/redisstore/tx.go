@@ -319,13 +319,11 @@ func (t *tx) Get(bucket string, key []byte) ([]byte, error) {
 	if err := t.usable(); err != nil {
 		return nil, err
 	}
-	if tree := t.overlay[bucket]; tree != nil {
-		if e, ok := tree.Get(entry{key: key}); ok {
-			if e.del {
-				return nil, notFound(bucket, key)
-			}
-			return bytes.Clone(e.val), nil
+	if e, ok := t.written(bucket, key); ok {
+		if e.del {
+			return nil, notFound(bucket, key)
 		}
+		return bytes.Clone(e.val), nil
 	}
 	b := t.bucket(bucket)
 	t.log.get(bucket, key)
@@ -391,6 +389,14 @@ func (t *tx) write(bucket string, key, value []byte, del bool) error {
 	}
 	t.buffer(bucket, key, value, del)
 	return nil
+}
+
+// written returns the transaction's own write of key in bucket, if any.
+func (t *tx) written(bucket string, key []byte) (entry, bool) {
+	if tree := t.overlay[bucket]; tree != nil {
+		return tree.Get(entry{key: key})
+	}
+	return entry{}, false
 }
 
 // buffer puts a checked write into the overlay.
