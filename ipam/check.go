@@ -3,7 +3,6 @@ package ipam
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net/netip"
 	"slices"
 
@@ -24,20 +23,15 @@ import (
 // Cost: one transaction per prefix and pool, each reading that prefix's
 // (or pool's) buckets.
 func Check(ctx context.Context, store backends.Store, opts check.Options) ([]check.Finding, error) {
+	col := check.NewCollector("ipam", opts)
 	var prefixes []netip.Prefix
 	var pools []string
-	err := store.View(ctx, func(tx backends.Tx) error {
-		prefixes, pools = nil, nil
-		if err := tx.Ascend(bucketPrefixes, nil, func(k, _ []byte) (bool, error) {
-			p, err := decodePrefixKey(k)
-			if err != nil {
-				return false, err
-			}
-			prefixes = append(prefixes, p)
-			return true, nil
-		}); err != nil {
+	err := col.View(ctx, store, func(tx backends.Tx) error {
+		var err error
+		if prefixes, err = Prefixes(tx); err != nil {
 			return err
 		}
+		pools = nil
 		return tx.Ascend(bucketPools, nil, func(k, _ []byte) (bool, error) {
 			pools = append(pools, string(k))
 			return true, nil
@@ -46,33 +40,24 @@ func Check(ctx context.Context, store backends.Store, opts check.Options) ([]che
 	if err != nil {
 		return nil, err
 	}
-	var out []check.Finding
 	for _, p := range prefixes {
-		var fs []check.Finding
-		err := store.View(ctx, func(tx backends.Tx) error {
-			var err error
-			fs, err = checkPrefixTx(tx, p, opts.Limit())
-			return err
-		})
-		if err != nil {
+		if err := col.View(ctx, store, func(tx backends.Tx) error { return checkPrefixTx(tx, p, col.Add) }); err != nil {
 			return nil, err
 		}
-		out = append(out, fs...)
 	}
 	for _, name := range pools {
-		var fs []check.Finding
-		err := store.View(ctx, func(tx backends.Tx) error {
-			var err error
-			fs, err = checkPoolTx(tx, name)
-			return err
-		})
-		if err != nil {
+		if err := col.View(ctx, store, func(tx backends.Tx) error { return checkPoolTx(tx, name, col.Add) }); err != nil {
 			return nil, err
 		}
-		out = append(out, fs...)
 	}
-	return out, nil
+	return col.Findings(), nil
 }
+
+// addFunc records a finding, as check.Collector.Add does.
+type addFunc func(invariant string, repair func(tx backends.Tx) error, keys []check.Key, format string, args ...any)
+
+// noFindings is the addFunc of a recount that reports nothing.
+func noFindings(string, func(backends.Tx) error, []check.Key, string, ...any) {}
 
 // recount is the state of a prefix computed from its buckets.
 type recount struct {
@@ -85,43 +70,39 @@ func prefixRecordKey(p netip.Prefix) check.Key {
 	return check.Key{Bucket: bucketPrefixes, Key: prefixKey(p)}
 }
 
-func finding(invariant string, key check.Key, repair func(tx backends.Tx) error, format string, args ...any) check.Finding {
-	return check.Finding{Invariant: "ipam." + invariant, Message: "ipam: " + fmt.Sprintf(format, args...), Keys: []check.Key{key}, Repair: repair}
-}
-
-func checkPrefixTx(tx backends.Tx, p netip.Prefix, limit int) ([]check.Finding, error) {
+func checkPrefixTx(tx backends.Tx, p netip.Prefix, add addFunc) error {
 	sp, r, err := loadRecord(tx, p, nil)
 	if errors.Is(err, ErrCorrupt) {
-		return []check.Finding{finding("record", prefixRecordKey(p), nil, "prefix %s: %v", p, err)}, nil
+		add("record", nil, []check.Key{prefixRecordKey(p)}, "prefix %s: %v", p, err)
+		return nil
 	}
 	if err != nil {
-		return nil, err
-	}
-	var out []check.Finding
-	add := func(f check.Finding) bool {
-		if len(out) < limit {
-			out = append(out, f)
-		}
-		return len(out) < limit
+		return err
 	}
 	rc, ok, err := recountPrefix(tx, sp, add)
 	if err != nil || !ok {
-		return out, err
+		return err
 	}
 	if rc.usedIPs != r.usedIPs || rc.usedChildren != r.usedChildren || rc.free != r.free {
-		add(finding("counters", prefixRecordKey(p), repairCounters(p),
+		add("counters", repairCounters(p), []check.Key{prefixRecordKey(p)},
 			"prefix %s: counters say %s addresses and %s children taken, a recount finds %s and %s (or the free blocks per length differ)",
-			p, r.usedIPs, r.usedChildren, rc.usedIPs, rc.usedChildren))
+			p, r.usedIPs, r.usedChildren, rc.usedIPs, rc.usedChildren)
 	}
-	return out, nil
+	return nil
 }
 
 // recountPrefix recounts a prefix's state from its buckets, reporting
 // every structural problem through add; ok is false when the structure is
 // too broken to count.
-func recountPrefix(tx backends.Tx, sp span, add func(check.Finding) bool) (recount, bool, error) {
+func recountPrefix(tx backends.Tx, sp span, add addFunc) (recount, bool, error) {
 	var rc recount
 	p := sp.p
+	// report records a finding about key, which has no repair, and goes on
+	// with the scan.
+	report := func(invariant string, key check.Key, format string, args ...any) (bool, error) {
+		add(invariant, nil, []check.Key{key}, format, args...)
+		return true, nil
+	}
 	// Free address ranges: inside the usable range, ordered, apart.
 	lo, hi, usable := sp.usable()
 	var free u128
@@ -131,17 +112,17 @@ func recountPrefix(tx backends.Tx, sp span, add func(check.Finding) bool) (recou
 		s, e, err := decodeRange(k, v)
 		if err != nil {
 			ok = false
-			return add(finding("free-range", check.Key{Bucket: ipBucket(p), Key: k}, nil, "prefix %s: %v", p, err)), nil
+			return report("free-range", check.Key{Bucket: ipBucket(p), Key: k}, "prefix %s: %v", p, err)
 		}
 		switch {
 		case !usable || s.cmp(e) > 0 || s.cmp(lo) < 0 || e.cmp(hi) > 0:
 			ok = false
-			return add(finding("free-range", check.Key{Bucket: ipBucket(p), Key: k}, nil,
-				"prefix %s: free range %s-%s lies outside the usable addresses", p, sp.addr(s), sp.addr(e))), nil
+			return report("free-range", check.Key{Bucket: ipBucket(p), Key: k},
+				"prefix %s: free range %s-%s lies outside the usable addresses", p, sp.addr(s), sp.addr(e))
 		case !first && s.cmp(prevEnd.inc()) <= 0:
 			ok = false
-			return add(finding("free-range", check.Key{Bucket: ipBucket(p), Key: k}, nil,
-				"prefix %s: free range %s-%s overlaps or touches the previous one", p, sp.addr(s), sp.addr(e))), nil
+			return report("free-range", check.Key{Bucket: ipBucket(p), Key: k},
+				"prefix %s: free range %s-%s overlaps or touches the previous one", p, sp.addr(s), sp.addr(e))
 		}
 		first, prevEnd = false, e
 		free = free.add(e.sub(s).inc())
@@ -161,7 +142,7 @@ func recountPrefix(tx backends.Tx, sp span, add func(check.Finding) bool) (recou
 	err = tx.Ascend(childBucket(p), nil, func(k, _ []byte) (bool, error) {
 		if len(k) != 17 {
 			ok = false
-			return add(finding("child", check.Key{Bucket: childBucket(p), Key: k}, nil, "prefix %s: corrupt child key %x", p, k)), nil
+			return report("child", check.Key{Bucket: childBucket(p), Key: k}, "prefix %s: corrupt child key %x", p, k)
 		}
 		c := sp.prefixAt(getU128(k[:16]), int(k[16]))
 		rc.usedChildren = rc.usedChildren.inc()
@@ -169,11 +150,11 @@ func recountPrefix(tx backends.Tx, sp span, add func(check.Finding) bool) (recou
 		_, cr, err := loadRecord(tx, c, nil)
 		switch {
 		case errors.Is(err, ErrNotFound):
-			return add(finding("child", check.Key{Bucket: childBucket(p), Key: k}, nil, "prefix %s: child %s is not registered", p, c)), nil
+			return report("child", check.Key{Bucket: childBucket(p), Key: k}, "prefix %s: child %s is not registered", p, c)
 		case err != nil && !errors.Is(err, ErrCorrupt):
 			return false, err
 		case err == nil && cr.parent != p:
-			return add(finding("child", prefixRecordKey(c), nil, "prefix %s: child %s names %s as its parent", p, c, cr.parent)), nil
+			return report("child", prefixRecordKey(c), "prefix %s: child %s names %s as its parent", p, c, cr.parent)
 		}
 		return true, nil
 	})
@@ -185,15 +166,15 @@ func recountPrefix(tx backends.Tx, sp span, add func(check.Finding) bool) (recou
 	err = tx.Ascend(addrBucket(p), nil, func(k, v []byte) (bool, error) {
 		if len(k) != 16 || len(v) != 1 || int(v[0]) < sp.bits || int(v[0]) > sp.w {
 			ok = false
-			return add(finding("free-block", check.Key{Bucket: addrBucket(p), Key: k}, nil, "prefix %s: corrupt free block entry %x -> %x", p, k, v)), nil
+			return report("free-block", check.Key{Bucket: addrBucket(p), Key: k}, "prefix %s: corrupt free block entry %x -> %x", p, k, v)
 		}
 		b := block{getU128(k), int(v[0])}
 		blocks = append(blocks, b)
 		rc.free[b.bits]++
 		if _, err := tx.Get(sizeBucket(p), sizeKey(b.bits, b.start)); errors.Is(err, backends.ErrNotFound) {
 			ok = false
-			return add(finding("free-block", check.Key{Bucket: sizeBucket(p), Key: sizeKey(b.bits, b.start)}, nil,
-				"prefix %s: free block %s is missing from the size index", p, sp.prefixAt(b.start, b.bits))), nil
+			return report("free-block", check.Key{Bucket: sizeBucket(p), Key: sizeKey(b.bits, b.start)},
+				"prefix %s: free block %s is missing from the size index", p, sp.prefixAt(b.start, b.bits))
 		} else if err != nil {
 			return false, err
 		}
@@ -212,7 +193,8 @@ func recountPrefix(tx backends.Tx, sp span, add func(check.Finding) bool) (recou
 	}
 	if bySize != uint64(len(blocks)) {
 		ok = false
-		add(finding("free-block", check.Key{Bucket: sizeBucket(p)}, nil, "prefix %s: the size index holds %d free blocks, the address index %d", p, bySize, len(blocks)))
+		add("free-block", nil, []check.Key{{Bucket: sizeBucket(p)}},
+			"prefix %s: the size index holds %d free blocks, the address index %d", p, bySize, len(blocks))
 	}
 	// Tiling: every address of the prefix in exactly one block or child.
 	all := append(append([]block{}, blocks...), taken...)
@@ -223,14 +205,15 @@ func recountPrefix(tx backends.Tx, sp span, add func(check.Finding) bool) (recou
 		end := b.start.or(lowMask(sp.w - b.bits))
 		if i > 0 && b.start.cmp(next) < 0 {
 			ok = false
-			add(finding("tiling", prefixRecordKey(p), nil, "prefix %s: %s overlaps another free block or child", p, sp.prefixAt(b.start, b.bits)))
+			add("tiling", nil, []check.Key{prefixRecordKey(p)}, "prefix %s: %s overlaps another free block or child", p, sp.prefixAt(b.start, b.bits))
 		}
 		covered = covered.add(lowMask(sp.w - b.bits).inc())
 		next = end.inc()
 	}
 	if ok && covered != lowMask(sp.w-sp.bits).inc() {
 		ok = false
-		add(finding("tiling", prefixRecordKey(p), nil, "prefix %s: free blocks and children cover %s of its %s addresses", p, covered, lowMask(sp.w-sp.bits).inc()))
+		add("tiling", nil, []check.Key{prefixRecordKey(p)},
+			"prefix %s: free blocks and children cover %s of its %s addresses", p, covered, lowMask(sp.w-sp.bits).inc())
 	}
 	return rc, ok, nil
 }
@@ -243,7 +226,7 @@ func repairCounters(p netip.Prefix) func(tx backends.Tx) error {
 		if err != nil {
 			return err
 		}
-		rc, ok, err := recountPrefix(tx, sp, func(check.Finding) bool { return true })
+		rc, ok, err := recountPrefix(tx, sp, noFindings)
 		if err != nil || !ok {
 			return err
 		}
@@ -252,27 +235,29 @@ func repairCounters(p netip.Prefix) func(tx backends.Tx) error {
 	}
 }
 
-func checkPoolTx(tx backends.Tx, name string) ([]check.Finding, error) {
+func checkPoolTx(tx backends.Tx, name string, add addFunc) error {
 	p, err := GetPool(tx, name)
 	key := check.Key{Bucket: bucketPools, Key: []byte(name)}
 	if errors.Is(err, ErrCorrupt) {
-		return []check.Finding{finding("pool", key, nil, "pool %q: %v", name, err)}, nil
+		add("pool", nil, []check.Key{key}, "pool %q: %v", name, err)
+		return nil
 	}
 	if err != nil {
-		return nil, err
+		return err
 	}
 	free, err := poolFree(tx, name, p)
 	if err != nil {
 		if errors.Is(err, ErrCorrupt) {
-			return []check.Finding{finding("pool", check.Key{Bucket: poolBucket(name)}, nil, "pool %q: %v", name, err)}, nil
+			add("pool", nil, []check.Key{{Bucket: poolBucket(name)}}, "pool %q: %v", name, err)
+			return nil
 		}
-		return nil, err
+		return err
 	}
 	if used := p.Max - p.Min + 1 - free; used != p.Used {
-		return []check.Finding{finding("pool-counter", key, repairPool(name),
-			"pool %q: its counter says %d values taken, a recount finds %d", name, p.Used, used)}, nil
+		add("pool-counter", repairPool(name), []check.Key{key},
+			"pool %q: its counter says %d values taken, a recount finds %d", name, p.Used, used)
 	}
-	return nil, nil
+	return nil
 }
 
 // poolFree counts a pool's free values from its ranges.

@@ -61,16 +61,15 @@ func exhaustedBlock(sp span, bs blockSet, bits int) error {
 		sp.p, bits, sp.prefixAt(start, lbits))
 }
 
+// registerChild records child as taken from sp and writes its initial
+// state. The free blocks said the space is free; a record of the child
+// that exists all the same means the indexes contradict each other, and
+// overwriting it would lose its state: initState inserts the record
+// (backends.Insert), so the registration fails with ErrCorrupt instead, or
+// on a store that checks at the commit, the commit fails with
+// backends.ErrKeyExists (see ErrCorrupt).
 func registerChild(tx backends.Tx, sp span, r *record, child netip.Prefix) error {
 	cs := newSpan(child)
-	// The free blocks said the space is free; a record of the child that
-	// exists all the same means the indexes contradict each other, and
-	// overwriting it would lose its state.
-	if _, err := tx.Get(bucketPrefixes, prefixKey(child)); err == nil {
-		return errdefs.Errorf(ErrCorrupt, "ipam: prefix %s: child %s is free in the free blocks but has a record in bucket %s", sp.p, child, bucketPrefixes)
-	} else if !errors.Is(err, backends.ErrNotFound) {
-		return err
-	}
 	if err := tx.Put(childBucket(sp.p), childKey(cs.start, cs.bits), marker); err != nil {
 		return err
 	}
@@ -78,7 +77,11 @@ func registerChild(tx backends.Tx, sp span, r *record, child netip.Prefix) error
 	if err := saveRecord(tx, sp, r); err != nil {
 		return err
 	}
-	return initState(tx, cs, sp.p)
+	err := initState(tx, cs, sp.p)
+	if errors.Is(err, backends.ErrKeyExists) {
+		return errdefs.Errorf(ErrCorrupt, "ipam: prefix %s: child %s is free in the free blocks but has a record in bucket %s", sp.p, child, bucketPrefixes)
+	}
+	return err
 }
 
 // checkChild validates child as a possible child prefix of sp.

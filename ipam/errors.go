@@ -62,6 +62,11 @@ var (
 	ErrForbidden = errdefs.Sentinel(errdefs.ErrForbidden, "ipam: forbidden")
 
 	// ErrCorrupt is returned when a stored record or key of the engine does
-	// not decode. Class errdefs.ErrCorrupt.
+	// not decode, or contradicts the free blocks (taking a child found a
+	// record under a prefix the free blocks gave out as free). On a store
+	// that checks that at the commit (redisstore) the change fails there
+	// instead, with backends.ErrKeyExists; both are of class
+	// errdefs.ErrCorrupt, which is what to test for. Class
+	// errdefs.ErrCorrupt.
 	ErrCorrupt = errdefs.Sentinel(errdefs.ErrCorrupt, "ipam: stored data is corrupt")
 )

@@ -134,12 +134,15 @@ func parseGoIPAM(dump []byte) ([]*importNode, error) {
 	var errs []error
 	nodes := map[netip.Prefix]*importNode{}
 	var order []*importNode
+	// cidrs holds the prefix of each element of in, in order.
+	cidrs := make([]netip.Prefix, len(in))
 	for i, e := range in {
 		p, err := parsePrefixText(e.Cidr)
 		if err != nil {
 			errs = append(errs, importErr("element %d: %w", i, err))
 			continue
 		}
+		cidrs[i] = p
 		if nodes[p] != nil {
 			errs = append(errs, importErr("prefix %s appears twice", p))
 			continue
@@ -154,8 +157,8 @@ func parseGoIPAM(dump []byte) ([]*importNode, error) {
 	// avail maps each prefix to its children, masked, and whether they are
 	// available; one taken entry makes a child taken.
 	avail := map[netip.Prefix]map[netip.Prefix]bool{}
-	for _, e := range in {
-		p, _ := parsePrefixText(e.Cidr)
+	for i, e := range in {
+		p := cidrs[i]
 		sp := newSpan(p)
 		m := map[netip.Prefix]bool{}
 		for cs, a := range e.AvailableChildPrefixes {
@@ -188,8 +191,8 @@ func parseGoIPAM(dump []byte) ([]*importNode, error) {
 			nodes[parent].nkids++
 		}
 	}
-	for _, e := range in {
-		p, _ := parsePrefixText(e.Cidr)
+	for i, e := range in {
+		p := cidrs[i]
 		if e.ParentCidr == "" {
 			continue
 		}
@@ -214,8 +217,8 @@ func parseGoIPAM(dump []byte) ([]*importNode, error) {
 			}
 		}
 	}
-	for _, e := range in {
-		p, _ := parsePrefixText(e.Cidr)
+	for i, e := range in {
+		p := cidrs[i]
 		sp := newSpan(p)
 		n := nodes[p]
 		for as, taken := range e.IPs {
@@ -320,11 +323,11 @@ func ExportGoIPAM(tx backends.Tx) ([]byte, error) {
 		if e.IPs, err = takenAddrs(tx, sp); err != nil {
 			return nil, err
 		}
-		children, err := Children(tx, p)
+		cs, err := children(tx, sp)
 		if err != nil {
 			return nil, err
 		}
-		for _, c := range children {
+		for _, c := range cs {
 			e.AvailableChildPrefixes[c.String()] = false
 		}
 		out = append(out, e)

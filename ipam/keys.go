@@ -37,6 +37,16 @@ func addrBucket(p netip.Prefix) string  { return "ipam/ba/" + p.String() }
 func childBucket(p netip.Prefix) string { return "ipam/ch/" + p.String() }
 func poolBucket(name string) string     { return "ipam/int/" + name }
 
+// AddressBucket is the name of the bucket of prefix p's free address
+// ranges, for the keys of another package's consistency-check findings
+// (check.Key) about an address of p.
+func AddressBucket(p netip.Prefix) string { return ipBucket(p) }
+
+// PoolBucket is the name of the bucket of pool name's free value ranges,
+// for the keys of another package's consistency-check findings (check.Key)
+// about a value of the pool.
+func PoolBucket(name string) string { return poolBucket(name) }
+
 func family(p netip.Prefix) byte {
 	if p.Addr().Is4() {
 		return 4

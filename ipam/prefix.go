@@ -214,7 +214,9 @@ func saveRecord(tx backends.Tx, sp span, r *record) error {
 }
 
 // initState writes the free space of a new prefix: every usable address
-// free and the whole prefix one free child block.
+// free and the whole prefix one free child block. It inserts the record
+// with backends.Insert, never replacing one: a record under sp's key fails
+// with an error wrapping backends.ErrKeyExists, at once or at the commit.
 func initState(tx backends.Tx, sp span, parent netip.Prefix) error {
 	if lo, hi, ok := sp.usable(); ok {
 		if err := sp.ips(tx).put(lo, hi); err != nil {
@@ -225,7 +227,7 @@ func initState(tx backends.Tx, sp span, parent netip.Prefix) error {
 	if err := sp.blocks(tx).add(&r, sp.start, sp.bits); err != nil {
 		return err
 	}
-	return saveRecord(tx, sp, &r)
+	return backends.Insert(tx, bucketPrefixes, prefixKey(sp.p), r.encode())
 }
 
 // isEmpty reports whether the prefix holds no IP but its reserved ones and
@@ -357,8 +359,13 @@ func Children(tx backends.Tx, p netip.Prefix) ([]netip.Prefix, error) {
 	if err != nil {
 		return nil, err
 	}
+	return children(tx, sp)
+}
+
+// children lists the child prefixes taken from sp, ordered by address.
+func children(tx backends.Tx, sp span) ([]netip.Prefix, error) {
 	var out []netip.Prefix
-	err = tx.Ascend(childBucket(p), nil, func(k, _ []byte) (bool, error) {
+	err := tx.Ascend(childBucket(sp.p), nil, func(k, _ []byte) (bool, error) {
 		if len(k) != 17 {
 			return false, errdefs.Errorf(ErrCorrupt, "ipam: corrupt child key %x", k)
 		}

@@ -82,8 +82,13 @@ func runView[T any](ctx context.Context, s *Service, fn func(t *Tx) (T, error)) 
 	return audit.View(ctx, s.store, func(tx backends.Tx) (T, error) { return fn(s.Bind(ctx, tx, nil)) })
 }
 
-// done runs a change without a result.
-func done(err error) (struct{}, error) { return struct{}{}, err }
+// runChange runs fn, a change without a result, on a Tx bound to a new
+// transaction of s's store.
+func runChange(ctx context.Context, s *Service, fn func(t *Tx) error) error {
+	return audit.Update(ctx, s.trail, s.store, func(tx backends.Tx, rec *audit.Recorder) error {
+		return fn(s.Bind(ctx, tx, rec))
+	})
+}
 
 // record records the event of a change that succeeded.
 func (t *Tx) record(err error, op, path string, body any) error {
@@ -242,14 +247,12 @@ func (s *Service) ExportGoIPAM(ctx context.Context) ([]byte, error) {
 
 // CreatePrefix runs Tx.CreatePrefix in its own transaction.
 func (s *Service) CreatePrefix(ctx context.Context, p netip.Prefix) error {
-	_, err := runUpdate(ctx, s, func(t *Tx) (struct{}, error) { return done(t.CreatePrefix(p)) })
-	return err
+	return runChange(ctx, s, func(t *Tx) error { return t.CreatePrefix(p) })
 }
 
 // DeletePrefix runs Tx.DeletePrefix in its own transaction.
 func (s *Service) DeletePrefix(ctx context.Context, p netip.Prefix) error {
-	_, err := runUpdate(ctx, s, func(t *Tx) (struct{}, error) { return done(t.DeletePrefix(p)) })
-	return err
+	return runChange(ctx, s, func(t *Tx) error { return t.DeletePrefix(p) })
 }
 
 // GetPrefix runs Tx.GetPrefix in its own read transaction.
@@ -274,14 +277,12 @@ func (s *Service) AcquireChild(ctx context.Context, parent netip.Prefix, bits in
 
 // AcquireSpecificChild runs Tx.AcquireSpecificChild in its own transaction.
 func (s *Service) AcquireSpecificChild(ctx context.Context, parent, child netip.Prefix) error {
-	_, err := runUpdate(ctx, s, func(t *Tx) (struct{}, error) { return done(t.AcquireSpecificChild(parent, child)) })
-	return err
+	return runChange(ctx, s, func(t *Tx) error { return t.AcquireSpecificChild(parent, child) })
 }
 
 // ReleaseChild runs Tx.ReleaseChild in its own transaction.
 func (s *Service) ReleaseChild(ctx context.Context, parent, child netip.Prefix) error {
-	_, err := runUpdate(ctx, s, func(t *Tx) (struct{}, error) { return done(t.ReleaseChild(parent, child)) })
-	return err
+	return runChange(ctx, s, func(t *Tx) error { return t.ReleaseChild(parent, child) })
 }
 
 // AcquireIP runs Tx.AcquireIP in its own transaction.
@@ -291,14 +292,12 @@ func (s *Service) AcquireIP(ctx context.Context, p netip.Prefix) (netip.Addr, er
 
 // AcquireSpecificIP runs Tx.AcquireSpecificIP in its own transaction.
 func (s *Service) AcquireSpecificIP(ctx context.Context, p netip.Prefix, a netip.Addr) error {
-	_, err := runUpdate(ctx, s, func(t *Tx) (struct{}, error) { return done(t.AcquireSpecificIP(p, a)) })
-	return err
+	return runChange(ctx, s, func(t *Tx) error { return t.AcquireSpecificIP(p, a) })
 }
 
 // ReleaseIP runs Tx.ReleaseIP in its own transaction.
 func (s *Service) ReleaseIP(ctx context.Context, p netip.Prefix, a netip.Addr) error {
-	_, err := runUpdate(ctx, s, func(t *Tx) (struct{}, error) { return done(t.ReleaseIP(p, a)) })
-	return err
+	return runChange(ctx, s, func(t *Tx) error { return t.ReleaseIP(p, a) })
 }
 
 // Usage runs Tx.Usage in its own read transaction.
@@ -313,14 +312,12 @@ func (s *Service) FreeBlocks(ctx context.Context, p netip.Prefix, bits int) (*bi
 
 // CreatePool runs Tx.CreatePool in its own transaction.
 func (s *Service) CreatePool(ctx context.Context, name string, min, max uint64) error {
-	_, err := runUpdate(ctx, s, func(t *Tx) (struct{}, error) { return done(t.CreatePool(name, min, max)) })
-	return err
+	return runChange(ctx, s, func(t *Tx) error { return t.CreatePool(name, min, max) })
 }
 
 // DeletePool runs Tx.DeletePool in its own transaction.
 func (s *Service) DeletePool(ctx context.Context, name string) error {
-	_, err := runUpdate(ctx, s, func(t *Tx) (struct{}, error) { return done(t.DeletePool(name)) })
-	return err
+	return runChange(ctx, s, func(t *Tx) error { return t.DeletePool(name) })
 }
 
 // GetPool runs Tx.GetPool in its own read transaction.
@@ -335,14 +332,12 @@ func (s *Service) AcquireInt(ctx context.Context, name string) (uint64, error) {
 
 // AcquireSpecificInt runs Tx.AcquireSpecificInt in its own transaction.
 func (s *Service) AcquireSpecificInt(ctx context.Context, name string, v uint64) error {
-	_, err := runUpdate(ctx, s, func(t *Tx) (struct{}, error) { return done(t.AcquireSpecificInt(name, v)) })
-	return err
+	return runChange(ctx, s, func(t *Tx) error { return t.AcquireSpecificInt(name, v) })
 }
 
 // ReleaseInt runs Tx.ReleaseInt in its own transaction.
 func (s *Service) ReleaseInt(ctx context.Context, name string, v uint64) error {
-	_, err := runUpdate(ctx, s, func(t *Tx) (struct{}, error) { return done(t.ReleaseInt(name, v)) })
-	return err
+	return runChange(ctx, s, func(t *Tx) error { return t.ReleaseInt(name, v) })
 }
 
 // ImportGoIPAM runs Tx.ImportGoIPAM in its own transaction, so an invalid

@@ -4,9 +4,12 @@ import (
 	"net/netip"
 	"testing"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/metalkit/metalkit/backends"
+	"github.com/metalkit/metalkit/backends/backendtest"
+	"github.com/metalkit/metalkit/errdefs"
 	"github.com/metalkit/metalkit/internal/storetest"
 )
 
@@ -87,5 +90,38 @@ func TestMainFlowsOnEveryStore(t *testing.T) {
 			return nil
 		}))
 		require.NoError(t, st.View(ctx, checkInvariants))
+	})
+}
+
+// TestTakingAChildNeverOverwrites: when the free blocks give out a child
+// that has a record all the same, taking it fails with the corrupt class
+// and writes nothing, on every store (redisstore checks at the commit).
+func TestTakingAChildNeverOverwrites(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st backends.Store) {
+		s := New(st, nil)
+		super, child := pfx("10.0.0.0/16"), pfx("10.0.0.0/24")
+		require.NoError(t, s.CreatePrefix(ctx, super))
+		stray := record{parent: super, usedIPs: u64(7)}
+		update(t, st, func(tx backends.Tx) error { return tx.Put(bucketPrefixes, prefixKey(child), stray.encode()) })
+
+		before := backendtest.Dump(t, st)
+		for name, take := range map[string]func() error{
+			"best fit": func() error { _, err := s.AcquireChild(ctx, super, 24); return err },
+			"specific": func() error { return s.AcquireSpecificChild(ctx, super, child) },
+		} {
+			err := take()
+			require.ErrorIs(t, err, errdefs.ErrCorrupt, name)
+			assert.Contains(t, err.Error(), bucketPrefixes, name)
+			backendtest.Unchanged(t, before, st)
+		}
+		require.NoError(t, st.View(ctx, func(tx backends.Tx) error {
+			_, r, err := loadRecord(tx, child, nil)
+			require.NoError(t, err)
+			assert.Equal(t, stray, r, "the record is intact")
+			return nil
+		}))
+
+		// Without the stray record the store is consistent again.
+		update(t, st, func(tx backends.Tx) error { return tx.Delete(bucketPrefixes, prefixKey(child)) })
 	})
 }

@@ -22,6 +22,10 @@ type Usage struct {
 	UsedIPs *big.Int
 	// FreeIPs is Capacity - UsedIPs.
 	FreeIPs *big.Int
+	// AllocatedIPs counts the addresses taken from the prefix besides the
+	// reserved ones: UsedIPs minus the reserved addresses (the first, and
+	// for IPv4 shorter than /32 also the last).
+	AllocatedIPs *big.Int
 	// UsedChildren counts the child prefixes taken.
 	UsedChildren *big.Int
 	// SmallestChildBits is the smallest child size: 30 for IPv4, 126 for
@@ -63,6 +67,7 @@ func usageOf(sp span, r *record) Usage {
 		Capacity:     capacity,
 		UsedIPs:      used,
 		FreeIPs:      new(big.Int).Sub(capacity, used),
+		AllocatedIPs: new(big.Int).Sub(used, sp.reserved().big()),
 		UsedChildren: r.usedChildren.big(),
 		free:         r.free,
 	}

@@ -2,7 +2,6 @@ package network
 
 import (
 	"errors"
-	"math/big"
 	"net/netip"
 
 	"github.com/metalkit/metalkit/backends"
@@ -10,8 +9,8 @@ import (
 	"github.com/metalkit/metalkit/ipam"
 )
 
-// This file is the network package's only contact with the ipam engine.
-// ipam errors pass through wrapped, so callers can test both for ipam's
+// This file holds the network package's changes of the ipam engine (reads
+// of its usage are where they are needed). ipam errors pass through wrapped, so callers can test both for ipam's
 // sentinels (ipam.ErrExhausted, ipam.ErrAlreadyAllocated, ...) and for this
 // package's ErrConflict where the stored state is at fault.
 
@@ -64,24 +63,6 @@ func conflict(err error) error {
 	return err
 }
 
-// prefixUsage is what network needs of a prefix's usage.
-type prefixUsage struct {
-	ipam.Usage
-	// Children counts the child prefixes taken.
-	Children *big.Int
-	// Allocated counts the addresses taken besides the reserved ones.
-	Allocated *big.Int
-}
-
-func usageOf(tx backends.Tx, p netip.Prefix) (prefixUsage, error) {
-	u, err := ipam.GetUsage(tx, p)
-	if err != nil {
-		return prefixUsage{}, err
-	}
-	allocated := new(big.Int).Sub(u.UsedIPs, big.NewInt(reservedCount(p)))
-	return prefixUsage{Usage: u, Children: u.UsedChildren, Allocated: allocated}, nil
-}
-
 // holdsIPs reports whether any prefix of n holds an allocated IP, from the
 // prefixes' counters.
 func holdsIPs(tx backends.Tx, n *Network) (bool, error) {
@@ -89,19 +70,10 @@ func holdsIPs(tx backends.Tx, n *Network) (bool, error) {
 	if err != nil {
 		return false, errdefs.Errorf(nil, "network: network %q: %w", n.ID, err)
 	}
-	for i, p := range n.Prefixes {
-		if us[i].UsedIPs.Cmp(big.NewInt(reservedCount(p))) > 0 {
+	for _, u := range us {
+		if u.AllocatedIPs.Sign() > 0 {
 			return true, nil
 		}
 	}
 	return false, nil
-}
-
-// reservedCount is the number of reserved addresses of p: the first, and
-// for IPv4 shorter than /32 also the last.
-func reservedCount(p netip.Prefix) int64 {
-	if p.Addr().Is4() && p.Bits() < 32 {
-		return 2
-	}
-	return 1
 }

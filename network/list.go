@@ -3,10 +3,8 @@ package network
 import (
 	"bytes"
 	"errors"
-	"math/big"
 	"net/netip"
 	"slices"
-	"strings"
 
 	"github.com/metalkit/metalkit/backends"
 	"github.com/metalkit/metalkit/errdefs"
@@ -203,12 +201,7 @@ func (f IPFilter) machine() string {
 	if f.MachineID != "" {
 		return f.MachineID
 	}
-	for _, t := range f.Tags {
-		if id, ok := strings.CutPrefix(t, MachineTagPrefix); ok && id != "" {
-			return id
-		}
-	}
-	return ""
+	return (&IP{Tags: f.Tags}).MachineID()
 }
 
 // listMachineIPs returns the IPs bound to machine id that match f.
@@ -254,8 +247,7 @@ func ipRanges(tx backends.Tx, n *Network) ([]ipRange, error) {
 		}
 		r := ipRange{prefix: p, first: ipKey(p.Addr()), last: ipKey(lastAddr(p))}
 		out = append(out, r)
-		held := new(big.Int).Sub(u.UsedIPs, big.NewInt(reservedCount(p)))
-		if held.IsInt64() && held.Int64() < 1<<16 {
+		if held := u.AllocatedIPs; held.IsInt64() && held.Int64() < 1<<16 {
 			reads = append(reads, backends.ReadAscend(bucketIPs, r.first, int(held.Int64())+1))
 		}
 	}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/metalkit/metalkit/backends"
 	"github.com/metalkit/metalkit/errdefs"
+	"github.com/metalkit/metalkit/ipam"
 	"github.com/metalkit/metalkit/limits"
 )
 
@@ -128,15 +129,15 @@ func diffPrefixes(old, new []netip.Prefix) (removed, added []netip.Prefix) {
 // checkPrefixEmpty fails when p of network n holds an allocated IP or a
 // child.
 func checkPrefixEmpty(tx backends.Tx, n *Network, p netip.Prefix) error {
-	u, err := usageOf(tx, p)
+	u, err := ipam.GetUsage(tx, p)
 	if err != nil {
 		return err
 	}
-	if u.Children.Sign() > 0 {
-		return errdefs.Errorf(ErrConflict, "network: prefixes: %s of network %q still holds %s child prefixes", p, n.ID, u.Children)
+	if u.UsedChildren.Sign() > 0 {
+		return errdefs.Errorf(ErrConflict, "network: prefixes: %s of network %q still holds %s child prefixes", p, n.ID, u.UsedChildren)
 	}
-	if u.Allocated.Sign() > 0 {
-		return errdefs.Errorf(ErrConflict, "network: prefixes: %s of network %q still holds %s allocated IPs", p, n.ID, u.Allocated)
+	if u.AllocatedIPs.Sign() > 0 {
+		return errdefs.Errorf(ErrConflict, "network: prefixes: %s of network %q still holds %s allocated IPs", p, n.ID, u.AllocatedIPs)
 	}
 	return nil
 }
