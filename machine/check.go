@@ -280,7 +280,7 @@ func setCount(bucket, rack string, n int) func(tx backends.Tx) error {
 
 // asnPool compares the ASN pool with the allocations' ASNs.
 func (c *checker) asnPool(tx backends.Tx, asns map[uint32]string) error {
-	poolKey := check.Key{Bucket: "ipam/int/" + asnPool}
+	poolKey := check.Key{Bucket: ipam.PoolBucket(asnPool)}
 	if _, err := ipam.GetPool(tx, asnPool); errors.Is(err, ipam.ErrNotFound) {
 		for asn, id := range asns {
 			c.add("asn-pool", takeASN(asn), poolKey, "machine %s holds ASN %d, but there is no ASN pool", q(id), asn)

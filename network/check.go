@@ -247,7 +247,7 @@ func (c *checker) prefixIPs(ctx context.Context, id string, p netip.Prefix) erro
 				taken[a] = true
 				if _, ok := records[a]; !ok {
 					c.add("orphaned-address", releaseAddress(p, a), "address %s is taken in ipam prefix %s of network %q, but no ip holds it", a, p, id,
-						check.Key{Bucket: "ipam/ip/" + p.String(), Key: []byte(a.String())})
+						check.Key{Bucket: ipam.AddressBucket(p), Key: []byte(a.String())})
 				}
 				return true, nil
 			})
@@ -469,7 +469,7 @@ func (c *checker) vrfs(tx backends.Tx) error {
 	err = ipam.EachTakenInt(tx, vrfPool, func(v uint64) (bool, error) {
 		taken[uint32(v)] = true
 		if users[uint32(v)] == 0 {
-			c.add("vrf-pool", releaseVRFValue(uint32(v)), "vrf %d is taken in the pool but no network uses it", v, check.Key{Bucket: "ipam/int/" + vrfPool})
+			c.add("vrf-pool", releaseVRFValue(uint32(v)), "vrf %d is taken in the pool but no network uses it", v, check.Key{Bucket: ipam.PoolBucket(vrfPool)})
 		}
 		return true, nil
 	})
@@ -478,7 +478,7 @@ func (c *checker) vrfs(tx backends.Tx) error {
 	}
 	for vrf := range users {
 		if !taken[vrf] {
-			c.add("vrf-pool", takeVRFValue(vrf), "vrf %d is used by networks but free in the pool", vrf, check.Key{Bucket: "ipam/int/" + vrfPool})
+			c.add("vrf-pool", takeVRFValue(vrf), "vrf %d is used by networks but free in the pool", vrf, check.Key{Bucket: ipam.PoolBucket(vrfPool)})
 		}
 	}
 	return nil
